@@ -1,0 +1,120 @@
+// Tenant JWTs (DESIGN.md): HS256 with JWT_SECRET, or RS256/ES256 from JWKS_URL. The
+// tenant comes only from the verified `tenant_id` claim, never from the request body.
+import type { MiddlewareHandler } from "hono";
+import * as jose from "jose";
+import { z } from "zod";
+import type { AppBindings } from "./app.ts";
+import { parseEnv } from "./env.ts";
+import { AppError } from "./errors.ts";
+
+export const scopes = ["features:read", "features:write", "registry:read", "registry:write", "jobs:write"] as const;
+export type Scope = (typeof scopes)[number];
+
+export interface AuthContext {
+  tenantId: string;
+  /** The acting user or service (`sub`), stored as created_by. */
+  subject: string | null;
+  scopes: ReadonlySet<string>;
+}
+
+const claimsSchema = z.object({
+  tenant_id: z.uuid(),
+  exp: z.number(),
+  sub: z.string().max(256).optional(),
+  scope: z.string().max(4096).optional(),
+});
+
+const asymmetric = ["RS256", "ES256"];
+// createRemoteJWKSet caches keys and refetches on unknown `kid`; keep one per URL per isolate.
+const keySets = new Map<string, ReturnType<typeof jose.createRemoteJWKSet>>();
+const secrets = new Map<string, Uint8Array>();
+
+function unauthorized(reason: string): AppError {
+  return new AppError("UNAUTHORIZED", reason);
+}
+
+export async function verifyToken(
+  token: string,
+  config: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string },
+): Promise<AuthContext> {
+  let header: jose.ProtectedHeaderParameters;
+  try {
+    header = jose.decodeProtectedHeader(token);
+  } catch {
+    throw unauthorized("malformed token");
+  }
+  const options: jose.JWTVerifyOptions = { requiredClaims: ["exp"] };
+  if (config.issuer) options.issuer = config.issuer;
+  if (config.audience) options.audience = config.audience;
+  let payload: jose.JWTPayload;
+  try {
+    if (header.alg === "HS256" && config.secret) {
+      let key = secrets.get(config.secret);
+      if (!key) {
+        key = new TextEncoder().encode(config.secret);
+        secrets.set(config.secret, key);
+      }
+      ({ payload } = await jose.jwtVerify(token, key, { ...options, algorithms: ["HS256"] }));
+    } else if (header.alg && asymmetric.includes(header.alg) && config.jwksUrl) {
+      let keySet = keySets.get(config.jwksUrl);
+      if (!keySet) {
+        keySet = jose.createRemoteJWKSet(new URL(config.jwksUrl), { timeoutDuration: 3000 });
+        keySets.set(config.jwksUrl, keySet);
+      }
+      ({ payload } = await jose.jwtVerify(token, keySet, { ...options, algorithms: asymmetric }));
+    } else {
+      throw unauthorized(`token algorithm ${JSON.stringify(header.alg ?? null)} is not accepted`);
+    }
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    if (error instanceof jose.errors.JWTExpired) throw unauthorized("token expired");
+    if (error instanceof jose.errors.JWTClaimValidationFailed) {
+      throw unauthorized(`token claim ${error.claim} is invalid: ${error.reason}`);
+    }
+    if (error instanceof jose.errors.JWKSTimeout || error instanceof jose.errors.JOSEError) {
+      throw unauthorized(
+        error instanceof jose.errors.JWSSignatureVerificationFailed ? "bad signature" : "invalid token",
+      );
+    }
+    throw unauthorized("invalid token");
+  }
+  const claims = claimsSchema.safeParse(payload);
+  if (!claims.success) {
+    const missing = claims.error.issues.map((i) => i.path.join(".")).join(", ");
+    throw unauthorized(`token claims invalid: ${missing}`);
+  }
+  return {
+    tenantId: claims.data.tenant_id.toLowerCase(),
+    subject: claims.data.sub ?? null,
+    scopes: new Set((claims.data.scope ?? "").split(" ").filter(Boolean)),
+  };
+}
+
+/** Verifies `Authorization: Bearer <jwt>` and puts the AuthContext on the request. */
+export function authenticate(): MiddlewareHandler<AppBindings> {
+  return async (c, next) => {
+    const env = parseEnv(c.env);
+    const header = c.req.header("authorization");
+    if (!header) throw unauthorized("missing Authorization header");
+    const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header);
+    if (!match?.[1]) throw unauthorized("Authorization must be 'Bearer <jwt>'");
+    const auth = await verifyToken(match[1], {
+      secret: env.JWT_SECRET,
+      jwksUrl: env.JWKS_URL,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+    });
+    c.set("auth", auth);
+    await next();
+  };
+}
+
+/** 403 unless the verified token carries `scope`. */
+export function requireScope(scope: Scope): MiddlewareHandler<AppBindings> {
+  return async (c, next) => {
+    const auth = c.get("auth");
+    if (!auth) throw unauthorized("not authenticated");
+    if (!auth.scopes.has(scope)) throw new AppError("FORBIDDEN", `this route needs the scope '${scope}'`);
+    await next();
+  };
+}

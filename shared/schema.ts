@@ -1,0 +1,234 @@
+// Drizzle schema of migrations/*.sql. The migrations are the source of truth; the test
+// test/schema-drift.test.ts fails when a column here and in the database disagree.
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  customType,
+  date,
+  doublePrecision,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+/** pgvector's `vector` without a fixed dimension: dimensions are per feature. */
+export const vector = customType<{ data: number[]; driverData: string }>({
+  dataType: () => "vector",
+  toDriver: (value) => JSON.stringify(value),
+  fromDriver: (value) => JSON.parse(value) as number[],
+});
+
+const tz = (name: string) => timestamp(name, { withTimezone: true, mode: "string" });
+const createdAt = () => tz("created_at").notNull().defaultNow();
+
+// Source tables (read by transformations).
+export const tenants = pgTable("tenants", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  name: text("name").notNull().default(""),
+  createdAt: createdAt(),
+});
+
+export const users = pgTable("users", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id").notNull(),
+  email: text("email"),
+  displayName: text("display_name"),
+  createdAt: createdAt(),
+});
+
+export const aiConversations = pgTable("ai_conversations", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id").notNull(),
+  userId: uuid("user_id"),
+  channel: text("channel").notNull().default("web"),
+  status: text("status").notNull().default("open"),
+  metadata: jsonb("metadata").notNull().default({}),
+  createdAt: createdAt(),
+  updatedAt: tz("updated_at"),
+});
+
+export const aiMessages = pgTable("ai_messages", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id").notNull(),
+  conversationId: uuid("conversation_id").notNull(),
+  role: text("role").notNull(),
+  content: text("content").notNull().default(""),
+  metadata: jsonb("metadata").notNull().default({}),
+  createdAt: createdAt(),
+});
+
+export const aiFeedback = pgTable("ai_feedback", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id").notNull(),
+  userId: uuid("user_id"),
+  conversationId: uuid("conversation_id"),
+  messageId: uuid("message_id"),
+  rating: integer("rating").notNull(),
+  comment: text("comment"),
+  createdAt: createdAt(),
+});
+
+// Registry.
+export const featureGroups = pgTable("ai_feature_groups", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id").notNull(),
+  name: text("name").notNull(),
+  displayName: text("display_name").notNull(),
+  description: text("description"),
+  entityType: text("entity_type").notNull(),
+  entityIdColumn: text("entity_id_column").notNull().default("entity_id"),
+  onlineEnabled: boolean("online_enabled").notNull().default(true),
+  offlineEnabled: boolean("offline_enabled").notNull().default(true),
+  ttlSeconds: integer("ttl_seconds"),
+  status: text("status").notNull().default("active"),
+  tags: jsonb("tags").$type<string[]>().notNull().default([]),
+  createdAt: createdAt(),
+  updatedAt: tz("updated_at").notNull().defaultNow(),
+  createdBy: text("created_by"),
+});
+
+export const featureDefinitions = pgTable("ai_feature_definitions", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id").notNull(),
+  groupId: uuid("group_id").notNull(),
+  name: text("name").notNull(),
+  displayName: text("display_name").notNull(),
+  description: text("description"),
+  dataType: text("data_type").notNull(),
+  embeddingDimension: integer("embedding_dimension"),
+  sourceType: text("source_type").notNull(),
+  sourceConfig: jsonb("source_config"),
+  transformationSql: text("transformation_sql"),
+  aggregationType: text("aggregation_type"),
+  windowSizeSeconds: integer("window_size_seconds"),
+  validationRules: jsonb("validation_rules"),
+  status: text("status").notNull().default("active"),
+  version: integer("version").notNull().default(1),
+  tags: jsonb("tags").$type<string[]>().notNull().default([]),
+  createdAt: createdAt(),
+  updatedAt: tz("updated_at").notNull().defaultNow(),
+  createdBy: text("created_by"),
+});
+
+export const featureVersions = pgTable("ai_feature_versions", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id").notNull(),
+  featureId: uuid("feature_id").notNull(),
+  version: integer("version").notNull(),
+  changelog: text("changelog"),
+  definitionSnapshot: jsonb("definition_snapshot").notNull(),
+  stats: jsonb("stats"),
+  createdAt: createdAt(),
+  createdBy: text("created_by"),
+});
+
+// Offline store.
+export const featureValues = pgTable(
+  "ai_feature_values",
+  {
+    id: uuid("id").notNull().defaultRandom(),
+    tenantId: uuid("tenant_id").notNull(),
+    featureId: uuid("feature_id").notNull(),
+    entityType: text("entity_type").notNull(),
+    entityId: text("entity_id").notNull(),
+    value: jsonb("value").notNull(),
+    valueType: text("value_type").notNull(),
+    eventTimestamp: tz("event_timestamp").notNull(),
+    createdAt: createdAt(),
+    partitionKey: date("partition_key").generatedAlwaysAs(sql`((event_timestamp AT TIME ZONE 'UTC')::date)`),
+  },
+  (t) => [primaryKey({ columns: [t.id, t.eventTimestamp] })],
+);
+
+export const featureEmbeddings = pgTable("ai_feature_embeddings", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id").notNull(),
+  featureId: uuid("feature_id").notNull(),
+  entityType: text("entity_type").notNull(),
+  entityId: text("entity_id").notNull(),
+  embedding: vector("embedding").notNull(),
+  dimension: integer("dimension").generatedAlwaysAs(sql`vector_dims(embedding)`),
+  modelVersion: text("model_version").notNull().default("text-embedding-3-small"),
+  eventTimestamp: tz("event_timestamp").notNull(),
+  createdAt: createdAt(),
+});
+
+// Online store.
+export const featureOnline = pgTable(
+  "ai_feature_online",
+  {
+    tenantId: uuid("tenant_id").notNull(),
+    featureId: uuid("feature_id").notNull(),
+    entityType: text("entity_type").notNull(),
+    entityId: text("entity_id").notNull(),
+    value: jsonb("value").notNull(),
+    valueType: text("value_type").notNull(),
+    eventTimestamp: tz("event_timestamp").notNull(),
+    updatedAt: tz("updated_at").notNull().defaultNow(),
+    expiresAt: tz("expires_at"),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.featureId, t.entityType, t.entityId] })],
+);
+
+export const featureEmbeddingsOnline = pgTable(
+  "ai_feature_embeddings_online",
+  {
+    tenantId: uuid("tenant_id").notNull(),
+    featureId: uuid("feature_id").notNull(),
+    entityType: text("entity_type").notNull(),
+    entityId: text("entity_id").notNull(),
+    embedding: vector("embedding").notNull(),
+    dimension: integer("dimension").generatedAlwaysAs(sql`vector_dims(embedding)`),
+    eventTimestamp: tz("event_timestamp").notNull(),
+    updatedAt: tz("updated_at").notNull().defaultNow(),
+    expiresAt: tz("expires_at"),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.featureId, t.entityType, t.entityId] })],
+);
+
+// Jobs.
+export const materializationJobs = pgTable("ai_feature_materialization_jobs", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id").notNull(),
+  featureGroupId: uuid("feature_group_id").notNull(),
+  jobType: text("job_type").notNull(),
+  startTime: tz("start_time").notNull(),
+  endTime: tz("end_time").notNull(),
+  status: text("status").notNull().default("pending"),
+  progress: doublePrecision("progress").notNull().default(0),
+  errorMessage: text("error_message"),
+  rowsProcessed: bigint("rows_processed", { mode: "number" }).notNull().default(0),
+  rowsFailed: bigint("rows_failed", { mode: "number" }).notNull().default(0),
+  failureSamples: jsonb("failure_samples").notNull().default([]),
+  durationMs: bigint("duration_ms", { mode: "number" }),
+  checkpoint: jsonb("checkpoint"),
+  leaseOwner: text("lease_owner"),
+  leaseExpiresAt: tz("lease_expires_at"),
+  attempts: integer("attempts").notNull().default(0),
+  createdAt: createdAt(),
+  startedAt: tz("started_at"),
+  completedAt: tz("completed_at"),
+  createdBy: text("created_by"),
+});
+
+/** Every table that carries tenant data, with the column that names the tenant. */
+export const tenantTables = {
+  tenants: { table: tenants, tenantColumn: "id" },
+  users: { table: users, tenantColumn: "tenant_id" },
+  ai_conversations: { table: aiConversations, tenantColumn: "tenant_id" },
+  ai_messages: { table: aiMessages, tenantColumn: "tenant_id" },
+  ai_feedback: { table: aiFeedback, tenantColumn: "tenant_id" },
+  ai_feature_groups: { table: featureGroups, tenantColumn: "tenant_id" },
+  ai_feature_definitions: { table: featureDefinitions, tenantColumn: "tenant_id" },
+  ai_feature_versions: { table: featureVersions, tenantColumn: "tenant_id" },
+  ai_feature_values: { table: featureValues, tenantColumn: "tenant_id" },
+  ai_feature_embeddings: { table: featureEmbeddings, tenantColumn: "tenant_id" },
+  ai_feature_online: { table: featureOnline, tenantColumn: "tenant_id" },
+  ai_feature_embeddings_online: { table: featureEmbeddingsOnline, tenantColumn: "tenant_id" },
+  ai_feature_materialization_jobs: { table: materializationJobs, tenantColumn: "tenant_id" },
+} as const;

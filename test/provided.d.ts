@@ -1,0 +1,18 @@
+// Values global-setup.ts hands to the tests (vitest `provide` / `inject`).
+import "vitest";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    ownerDatabaseUrl: string;
+    neonFetchEndpoint: string;
+    neonWsProxy: string;
+    neonStatsUrl: string;
+    upstashUrl: string;
+    upstashToken: string;
+    jwtSecret: string;
+    jwksUrl: string;
+    /** Private JWKs (RS256, ES256) whose public halves are served at jwksUrl. */
+    signingKeys: { rs256: JsonWebKey & { kid: string }; es256: JsonWebKey & { kid: string } };
+  }
+}
