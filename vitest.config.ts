@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     globalSetup: ["./test/global-setup.ts"],
+    reporters: ["default", "./test/summary-reporter.ts"],
     projects: ["./workers/*/vitest.config.ts", "./test/vitest.config.ts"],
   },
 });

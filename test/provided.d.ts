@@ -1,4 +1,5 @@
 // Values global-setup.ts hands to the tests (vitest `provide` / `inject`).
+import type { JWK } from "jose";
 import "vitest";
 
 declare module "vitest" {
@@ -13,6 +14,6 @@ declare module "vitest" {
     jwtSecret: string;
     jwksUrl: string;
     /** Private JWKs (RS256, ES256) whose public halves are served at jwksUrl. */
-    signingKeys: { rs256: JsonWebKey & { kid: string }; es256: JsonWebKey & { kid: string } };
+    signingKeys: { rs256: JWK; es256: JWK };
   }
 }

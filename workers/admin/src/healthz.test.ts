@@ -1,0 +1,4 @@
+import { describeHealthRoute } from "../../../test/helpers/health.ts";
+import worker from "./index.ts";
+
+describeHealthRoute("admin", worker);
