@@ -2,7 +2,7 @@
 // one HTTP round trip that runs set_config('app.tenant_id', ...) and the queries in one
 // transaction, so RLS sees the token's tenant and nothing else.
 import { type NeonQueryFunction, type NeonQueryPromise, neon, neonConfig } from "@neondatabase/serverless";
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { drizzle, type NeonHttpDatabase } from "drizzle-orm/neon-http";
 import type { Env } from "./env.ts";
@@ -74,4 +74,19 @@ export async function withTenantSql(
     options.readOnly ? { readOnly: true, isolationLevel: "RepeatableRead" } : {},
   );
   return (results as Record<string, unknown>[][]).slice(1);
+}
+
+/** drizzle `sql` fragments (composable, parameterised) as the tenant; one row array per query. */
+export async function tenantRows(
+  handle: DatabaseHandle,
+  tenantId: string,
+  queries: readonly SQL[],
+): Promise<Record<string, unknown>[][]> {
+  const [first, ...rest] = queries;
+  if (!first) return [];
+  const results = (await withTenant(handle, tenantId, (db) => [
+    db.execute(first),
+    ...rest.map((q) => db.execute(q)),
+  ])) as unknown as { rows: Record<string, unknown>[] }[];
+  return results.map((r) => r.rows);
 }

@@ -71,13 +71,26 @@ const httpStatusToCode: Record<number, ErrorCode> = {
   503: "UNAVAILABLE",
 };
 
+/**
+ * Hono's HTTPException, also when it comes from another copy of hono (a dependency such as
+ * @hono/zod-openapi may be bundled with its own), where instanceof fails.
+ */
+function isHttpException(error: unknown): error is HTTPException {
+  return (
+    error instanceof HTTPException ||
+    (error instanceof Error &&
+      typeof (error as Partial<HTTPException>).status === "number" &&
+      typeof (error as Partial<HTTPException>).getResponse === "function")
+  );
+}
+
 /** Hono onError: everything becomes the envelope; nothing internal leaks. */
 export function handleError(error: unknown, c: Context): Response {
   if (error instanceof AppError) return errorResponse(c, error);
   if (error instanceof z.ZodError) {
     return errorResponse(c, new AppError("VALIDATION_FAILED", undefined, issuesToDetails(error.issues)));
   }
-  if (error instanceof HTTPException) {
+  if (isHttpException(error)) {
     const code = httpStatusToCode[error.status] ?? (error.status >= 500 ? "INTERNAL" : "BAD_REQUEST");
     return errorResponse(c, new AppError(code, error.message || undefined));
   }

@@ -1,0 +1,283 @@
+// The TIS TIS feature groups and definitions from the seed (initializeTenantFeatures).
+// Fixes to the seed's SQL: every transformation is bounded above by NOW() (which means the
+// materialization window's end), so a backfill never reads rows from after the window;
+// the message embedding has its dimension (text-embedding-3-small: 1536).
+import type { z } from "@hono/zod-openapi";
+import type { createFeatureBody, entityType } from "./registry/schemas.ts";
+
+export type FeatureSpec = Omit<z.infer<typeof createFeatureBody>, "changelog">;
+
+export interface GroupSpec {
+  name: string;
+  displayName: string;
+  entityType: z.infer<typeof entityType>;
+  ttlSeconds: number | null;
+  features: FeatureSpec[];
+}
+
+export const TENANT_FEATURES: FeatureSpec[] = [
+  {
+    name: "total_conversations",
+    displayName: "Total Conversations",
+    description: "Total number of AI conversations for the tenant",
+    dataType: "int64",
+    sourceType: "batch",
+    transformationSql: `
+      SELECT tenant_id AS entity_id, COUNT(*) AS value
+      FROM ai_conversations
+      WHERE created_at >= :start_time AND created_at < :end_time
+      GROUP BY tenant_id`,
+    aggregationType: "sum",
+    validationRules: { min: 0, notNull: true },
+  },
+  {
+    name: "avg_conversations_per_day",
+    displayName: "Average Conversations Per Day",
+    description: "Rolling 30-day average of daily conversations",
+    dataType: "float64",
+    sourceType: "batch",
+    transformationSql: `
+      SELECT tenant_id AS entity_id, AVG(daily_count) AS value
+      FROM (
+        SELECT tenant_id, DATE(created_at) AS day, COUNT(*) AS daily_count
+        FROM ai_conversations
+        WHERE created_at >= NOW() - INTERVAL '30 days' AND created_at < NOW()
+        GROUP BY tenant_id, DATE(created_at)
+      ) daily
+      GROUP BY tenant_id`,
+    aggregationType: "avg",
+    windowSizeSeconds: 30 * 24 * 3600,
+  },
+  {
+    name: "positive_feedback_rate",
+    displayName: "Positive Feedback Rate",
+    description: "Percentage of positive feedback in last 7 days",
+    dataType: "float64",
+    sourceType: "batch",
+    transformationSql: `
+      SELECT tenant_id AS entity_id,
+             COALESCE(SUM(CASE WHEN rating > 0 THEN 1 ELSE 0 END)::float / NULLIF(COUNT(*), 0), 0) AS value
+      FROM ai_feedback
+      WHERE created_at >= NOW() - INTERVAL '7 days' AND created_at < NOW()
+      GROUP BY tenant_id`,
+    windowSizeSeconds: 7 * 24 * 3600,
+    validationRules: { min: 0, max: 1 },
+  },
+  {
+    name: "primary_language",
+    displayName: "Primary Language",
+    description: "Most common language detected in messages",
+    dataType: "string",
+    sourceType: "batch",
+    transformationSql: `
+      SELECT tenant_id AS entity_id,
+             MODE() WITHIN GROUP (ORDER BY metadata->>'detected_language') AS value
+      FROM ai_messages
+      WHERE role = 'user' AND created_at >= NOW() - INTERVAL '30 days' AND created_at < NOW()
+      GROUP BY tenant_id`,
+    windowSizeSeconds: 30 * 24 * 3600,
+  },
+];
+
+export const USER_FEATURES: FeatureSpec[] = [
+  {
+    name: "conversation_count",
+    displayName: "Conversation Count",
+    description: "Total conversations initiated by user",
+    dataType: "int64",
+    sourceType: "batch",
+    transformationSql: `
+      SELECT user_id AS entity_id, COUNT(*) AS value
+      FROM ai_conversations
+      WHERE created_at >= :start_time AND created_at < :end_time AND user_id IS NOT NULL
+      GROUP BY user_id`,
+    aggregationType: "count",
+  },
+  {
+    name: "avg_messages_per_conversation",
+    displayName: "Average Messages Per Conversation",
+    description: "Average number of messages user sends per conversation",
+    dataType: "float64",
+    sourceType: "batch",
+    transformationSql: `
+      SELECT c.user_id AS entity_id, AVG(m.msg_count) AS value
+      FROM ai_conversations c
+      JOIN (
+        SELECT conversation_id, COUNT(*) AS msg_count
+        FROM ai_messages
+        WHERE role = 'user' AND created_at < NOW()
+        GROUP BY conversation_id
+      ) m ON c.id = m.conversation_id
+      WHERE c.user_id IS NOT NULL AND c.created_at < NOW()
+      GROUP BY c.user_id`,
+    aggregationType: "avg",
+  },
+  {
+    name: "preferred_channel",
+    displayName: "Preferred Channel",
+    description: "Most used communication channel (whatsapp, web, etc)",
+    dataType: "string",
+    sourceType: "batch",
+    transformationSql: `
+      SELECT user_id AS entity_id, MODE() WITHIN GROUP (ORDER BY channel) AS value
+      FROM ai_conversations
+      WHERE created_at >= NOW() - INTERVAL '90 days' AND created_at < NOW() AND user_id IS NOT NULL
+      GROUP BY user_id`,
+  },
+  {
+    name: "last_interaction_days",
+    displayName: "Days Since Last Interaction",
+    description: "Number of days since last conversation",
+    dataType: "int64",
+    sourceType: "on_demand",
+    transformationSql: `
+      SELECT user_id AS entity_id, EXTRACT(DAY FROM NOW() - MAX(created_at))::int AS value
+      FROM ai_conversations
+      WHERE created_at < NOW() AND user_id IS NOT NULL
+      GROUP BY user_id`,
+  },
+  {
+    name: "feedback_tendency",
+    displayName: "Feedback Tendency",
+    description: "User tendency to give feedback (-1 to 1)",
+    dataType: "float64",
+    sourceType: "batch",
+    transformationSql: `
+      SELECT f.user_id AS entity_id, AVG(f.rating) AS value
+      FROM ai_feedback f
+      WHERE f.created_at < NOW() AND f.user_id IS NOT NULL
+      GROUP BY f.user_id`,
+    validationRules: { min: -1, max: 1 },
+  },
+];
+
+export const CONVERSATION_FEATURES: FeatureSpec[] = [
+  {
+    name: "message_count",
+    displayName: "Message Count",
+    description: "Total messages in conversation",
+    dataType: "int64",
+    sourceType: "stream",
+    aggregationType: "count",
+  },
+  {
+    name: "duration_seconds",
+    displayName: "Duration Seconds",
+    description: "Total duration of conversation in seconds",
+    dataType: "int64",
+    sourceType: "on_demand",
+    transformationSql: `
+      SELECT id AS entity_id,
+             EXTRACT(EPOCH FROM (LEAST(COALESCE(updated_at, created_at), NOW()) - created_at))::int AS value
+      FROM ai_conversations
+      WHERE created_at < NOW()`,
+  },
+  {
+    name: "primary_intent",
+    displayName: "Primary Intent",
+    description: "Most common detected intent in conversation",
+    dataType: "string",
+    sourceType: "stream",
+    transformationSql: `
+      SELECT conversation_id AS entity_id,
+             MODE() WITHIN GROUP (ORDER BY metadata->>'detected_intent') AS value
+      FROM ai_messages
+      WHERE metadata->>'detected_intent' IS NOT NULL AND created_at < NOW()
+      GROUP BY conversation_id`,
+  },
+  {
+    name: "escalated",
+    displayName: "Escalated",
+    description: "Whether conversation was escalated to human",
+    dataType: "bool",
+    sourceType: "stream",
+  },
+  {
+    name: "resolution_status",
+    displayName: "Resolution Status",
+    description: "Current resolution status of conversation",
+    dataType: "string",
+    sourceType: "stream",
+  },
+  {
+    name: "sentiment_score",
+    displayName: "Sentiment Score",
+    description: "Average sentiment score of user messages",
+    dataType: "float64",
+    sourceType: "batch",
+    transformationSql: `
+      SELECT conversation_id AS entity_id, AVG((metadata->>'sentiment_score')::float) AS value
+      FROM ai_messages
+      WHERE role = 'user' AND metadata->>'sentiment_score' IS NOT NULL AND created_at < NOW()
+      GROUP BY conversation_id`,
+    validationRules: { min: -1, max: 1 },
+  },
+];
+
+export const MESSAGE_FEATURES: FeatureSpec[] = [
+  {
+    name: "length",
+    displayName: "Message Length",
+    description: "Character count of message",
+    dataType: "int64",
+    sourceType: "stream",
+  },
+  {
+    name: "token_count",
+    displayName: "Token Count",
+    description: "Number of tokens in message",
+    dataType: "int64",
+    sourceType: "stream",
+  },
+  {
+    name: "detected_intent",
+    displayName: "Detected Intent",
+    description: "Intent detected from message",
+    dataType: "string",
+    sourceType: "stream",
+  },
+  {
+    name: "confidence_score",
+    displayName: "Confidence Score",
+    description: "AI confidence in response",
+    dataType: "float64",
+    sourceType: "stream",
+    validationRules: { min: 0, max: 1 },
+  },
+  {
+    name: "response_time_ms",
+    displayName: "Response Time (ms)",
+    description: "Time taken to generate response",
+    dataType: "int64",
+    sourceType: "stream",
+    validationRules: { min: 0 },
+  },
+  {
+    name: "embedding",
+    displayName: "Message Embedding",
+    description: "Semantic embedding vector of message",
+    dataType: "embedding",
+    embeddingDimension: 1536,
+    sourceType: "on_demand",
+  },
+];
+
+export const TISTIS_GROUPS: GroupSpec[] = [
+  { name: "tenant", displayName: "Tenant Features", entityType: "tenant", ttlSeconds: null, features: TENANT_FEATURES },
+  { name: "user", displayName: "User Features", entityType: "user", ttlSeconds: null, features: USER_FEATURES },
+  {
+    name: "conversation",
+    displayName: "Conversation Features",
+    entityType: "conversation",
+    ttlSeconds: null,
+    features: CONVERSATION_FEATURES,
+  },
+  // 1 day TTL for messages, as in the seed.
+  {
+    name: "message",
+    displayName: "Message Features",
+    entityType: "message",
+    ttlSeconds: 86_400,
+    features: MESSAGE_FEATURES,
+  },
+];

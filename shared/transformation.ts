@@ -1,0 +1,114 @@
+// Tenant transformation SQL: how it is bound, sandboxed and checked. It always runs as the
+// transform role (reads only the source tables, under RLS for one tenant, cannot call
+// set_config), read-only, with a statement timeout, and with now() meaning the window's end.
+import type { NeonQueryPromise } from "@neondatabase/serverless";
+import type { DatabaseHandle, SqlClient } from "./db.ts";
+import { AppError } from "./errors.ts";
+import { pgError } from "./pg-errors.ts";
+
+/** Clock functions that would ignore the window's end (asof.now() only overrides now()). */
+const wallClock =
+  /\b(current_timestamp|current_date|current_time|localtimestamp|localtime|transaction_timestamp|statement_timestamp|clock_timestamp|timeofday|pg_catalog\s*\.\s*now)\b/i;
+
+export interface BoundTransformation {
+  /** SQL with :start_time / :end_time replaced by $1 / $2. */
+  text: string;
+}
+
+/**
+ * Replaces the seed's named parameters by positional ones. `::` casts are left alone; the
+ * values are always bound as parameters, never spliced into the text.
+ */
+export function bindTransformation(sqlText: string): BoundTransformation {
+  const trimmed = sqlText.trim().replace(/;+\s*$/, "");
+  if (wallClock.test(trimmed)) {
+    const found = wallClock.exec(trimmed)?.[1];
+    throw new AppError(
+      "UNPROCESSABLE",
+      `transformationSql uses ${found}, which ignores the materialization window; use NOW() (it means the window's end)`,
+      [{ path: "transformationSql", message: `${found} is not allowed` }],
+    );
+  }
+  const text = trimmed
+    .replace(/(?<!:):start_time\b/g, "$1::timestamptz")
+    .replace(/(?<!:):end_time\b/g, "$2::timestamptz");
+  return { text };
+}
+
+export interface SandboxOptions {
+  tenantId: string;
+  /** What now() returns inside the transformation (the window's end). */
+  asOf: Date;
+  statementTimeoutMs: number;
+}
+
+/** The statements that put a transaction into the transformation sandbox, in order. */
+export function sandboxStatements(sql: SqlClient, options: SandboxOptions): NeonQueryPromise<false, false>[] {
+  return [
+    sql`SELECT set_config('app.tenant_id', ${options.tenantId}, true), set_config('fs.as_of', ${options.asOf.toISOString()}, true)`,
+    sql.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(options.statementTimeoutMs))}`),
+    sql`SET LOCAL ROLE fs_transform`,
+    sql`SET LOCAL search_path = asof, pg_catalog, public`,
+  ];
+}
+
+const probePrefix = "SELECT * FROM (\n";
+
+export interface PlannedColumn {
+  name: string;
+  dataTypeID: number;
+}
+
+/**
+ * Plans the transformation without running it: it is wrapped as
+ * `SELECT * FROM (<sql>) WHERE false`, which Postgres parses, checks (permissions and RLS
+ * included) and plans, then answers with no rows and the result's columns. A failure is a
+ * 422 carrying Postgres' own message.
+ */
+export async function checkTransformation(
+  db: DatabaseHandle,
+  tenantId: string,
+  sqlText: string,
+): Promise<PlannedColumn[]> {
+  const { text } = bindTransformation(sqlText);
+  const sql = db.sql;
+  const now = new Date();
+  let fields: PlannedColumn[];
+  try {
+    const results = await sql.transaction(
+      [
+        ...sandboxStatements(sql, { tenantId, asOf: now, statementTimeoutMs: 2000 }),
+        // fullResults: the columns are what we are after.
+        sql.query(
+          `${probePrefix}${text}\n) AS transformation WHERE false`,
+          [new Date(now.getTime() - 86_400_000).toISOString(), now.toISOString()],
+          { fullResults: true },
+        ) as unknown as NeonQueryPromise<false, false>,
+      ],
+      { readOnly: true },
+    );
+    fields = (results.at(-1) as unknown as { fields: PlannedColumn[] }).fields;
+  } catch (error) {
+    const pg = pgError(error);
+    if (!pg) throw error;
+    const position = pg.position !== undefined ? pg.position - probePrefix.length : undefined;
+    throw new AppError("UNPROCESSABLE", `transformationSql does not plan: ${pg.message}`, [
+      {
+        path: "transformationSql",
+        message: pg.message,
+        postgresCode: pg.code,
+        ...(position !== undefined && position > 0 ? { position } : {}),
+      },
+    ]);
+  }
+  const names = fields.map((f) => f.name);
+  const missing = ["entity_id", "value"].filter((n) => !names.includes(n));
+  const duplicated = names.filter((n, i) => names.indexOf(n) !== i);
+  if (missing.length || duplicated.length) {
+    const message = missing.length
+      ? `transformationSql must return columns entity_id and value; missing ${missing.join(", ")} (got ${names.join(", ") || "none"})`
+      : `transformationSql returns column ${duplicated[0]} more than once`;
+    throw new AppError("UNPROCESSABLE", message, [{ path: "transformationSql", message }]);
+  }
+  return fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID }));
+}

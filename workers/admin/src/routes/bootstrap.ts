@@ -1,0 +1,33 @@
+// POST /v1/admin/bootstrap: the TIS TIS groups and features for the token's tenant.
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppBindings } from "../../../../shared/app.ts";
+import { requireScope } from "../../../../shared/auth.ts";
+import { bearerSecurity, errorResponses, jsonResponse } from "../../../../shared/openapi.ts";
+import { bootstrapTenant } from "../../../../shared/registry/bootstrap.ts";
+import { tenantContext } from "../../../../shared/tenant-context.ts";
+
+const names = z.array(z.string());
+const reportSchema = z
+  .object({
+    groups: z.object({ created: names, existing: names }),
+    features: z.object({ created: names, existing: names }),
+  })
+  .openapi("BootstrapReport");
+
+export function registerBootstrapRoute(app: OpenAPIHono<AppBindings>): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/admin/bootstrap",
+      summary: "Create the TIS TIS feature groups and features (idempotent)",
+      tags: ["registry"],
+      security: bearerSecurity,
+      middleware: [requireScope("registry:write")] as const,
+      responses: {
+        200: jsonResponse(reportSchema, "What was created and what already existed"),
+        ...errorResponses(),
+      },
+    }),
+    async (c) => c.json(await bootstrapTenant(tenantContext(c)), 200),
+  );
+}

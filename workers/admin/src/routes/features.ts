@@ -1,0 +1,194 @@
+// /v1/admin/features: create (in a group), list, get by id or "group.feature", update,
+// version history, one version, diff between versions, stats.
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppBindings } from "../../../../shared/app.ts";
+import { requireScope } from "../../../../shared/auth.ts";
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse, pageSchema } from "../../../../shared/openapi.ts";
+import { paginationQuery } from "../../../../shared/pagination.ts";
+import {
+  createFeature,
+  diffVersions,
+  getFeature,
+  getStats,
+  getVersion,
+  listFeatures,
+  listVersions,
+  updateFeature,
+} from "../../../../shared/registry/features.ts";
+import {
+  createFeatureBody,
+  dataType,
+  featureSchema,
+  featureStatsSchema,
+  featureStatus,
+  featureVersionSchema,
+  updateFeatureBody,
+  versionDiffSchema,
+} from "../../../../shared/registry/schemas.ts";
+import { tenantContext } from "../../../../shared/tenant-context.ts";
+
+const refParam = z
+  .string()
+  .min(1)
+  .max(260)
+  .openapi({
+    param: { name: "ref", in: "path" },
+    description: "Feature id, or 'group.feature'",
+    example: "user.conversation_count",
+  });
+const versionNumber = z.coerce.number().int().min(1).max(1_000_000);
+
+export function registerFeatureRoutes(app: OpenAPIHono<AppBindings>): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/admin/groups/{group}/features",
+      summary: "Create a feature (version 1) in a group",
+      tags: ["features"],
+      security: bearerSecurity,
+      middleware: [requireScope("registry:write")] as const,
+      request: {
+        params: z.object({
+          group: z
+            .string()
+            .min(1)
+            .max(128)
+            .openapi({ param: { name: "group", in: "path" }, description: "Group id or name" }),
+        }),
+        body: jsonBody(createFeatureBody),
+      },
+      responses: { 201: jsonResponse(featureSchema, "Created"), ...errorResponses(404, 409, 413, 422) },
+    }),
+    async (c) => c.json(await createFeature(tenantContext(c), c.req.valid("param").group, c.req.valid("json")), 201),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/admin/features",
+      summary: "List features, oldest first",
+      tags: ["features"],
+      security: bearerSecurity,
+      middleware: [requireScope("registry:read")] as const,
+      request: {
+        query: z.strictObject({
+          group: z.string().min(1).max(128).optional().openapi({ description: "Group id or name" }),
+          status: featureStatus.optional(),
+          dataType: dataType.optional(),
+          ...paginationQuery,
+        }),
+      },
+      responses: {
+        200: jsonResponse(pageSchema(featureSchema, "FeaturePage"), "A page of features"),
+        ...errorResponses(),
+      },
+    }),
+    async (c) => c.json(await listFeatures(tenantContext(c), c.req.valid("query")), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/admin/features/{ref}",
+      summary: "Get a feature by id or 'group.feature'",
+      tags: ["features"],
+      security: bearerSecurity,
+      middleware: [requireScope("registry:read")] as const,
+      request: { params: z.object({ ref: refParam }) },
+      responses: { 200: jsonResponse(featureSchema, "The feature"), ...errorResponses(404) },
+    }),
+    async (c) => c.json(await getFeature(tenantContext(c), c.req.valid("param").ref), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: "/v1/admin/features/{ref}",
+      summary: "Update a feature; a change to what values mean makes a new version",
+      tags: ["features"],
+      security: bearerSecurity,
+      middleware: [requireScope("registry:write")] as const,
+      request: { params: z.object({ ref: refParam }), body: jsonBody(updateFeatureBody) },
+      responses: { 200: jsonResponse(featureSchema, "Updated"), ...errorResponses(404, 409, 413, 422) },
+    }),
+    async (c) => c.json(await updateFeature(tenantContext(c), c.req.valid("param").ref, c.req.valid("json")), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/admin/features/{ref}/versions",
+      summary: "Version history, newest first",
+      tags: ["features"],
+      security: bearerSecurity,
+      middleware: [requireScope("registry:read")] as const,
+      request: { params: z.object({ ref: refParam }) },
+      responses: {
+        200: jsonResponse(z.object({ items: z.array(featureVersionSchema) }), "Versions"),
+        ...errorResponses(404),
+      },
+    }),
+    async (c) => c.json({ items: await listVersions(tenantContext(c), c.req.valid("param").ref) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/admin/features/{ref}/versions/{version}",
+      summary: "One version with its snapshot and stats",
+      tags: ["features"],
+      security: bearerSecurity,
+      middleware: [requireScope("registry:read")] as const,
+      request: {
+        params: z.object({ ref: refParam, version: versionNumber.openapi({ param: { name: "version", in: "path" } }) }),
+      },
+      responses: { 200: jsonResponse(featureVersionSchema, "The version"), ...errorResponses(404) },
+    }),
+    async (c) => {
+      const { ref, version } = c.req.valid("param");
+      return c.json(await getVersion(tenantContext(c), ref, version), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/admin/features/{ref}/diff",
+      summary: "Field-by-field diff between two versions",
+      tags: ["features"],
+      security: bearerSecurity,
+      middleware: [requireScope("registry:read")] as const,
+      request: {
+        params: z.object({ ref: refParam }),
+        query: z.strictObject({ from: versionNumber, to: versionNumber }),
+      },
+      responses: { 200: jsonResponse(versionDiffSchema, "The diff"), ...errorResponses(404) },
+    }),
+    async (c) => {
+      const { from, to } = c.req.valid("query");
+      return c.json(await diffVersions(tenantContext(c), c.req.valid("param").ref, from, to), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/admin/features/{ref}/stats",
+      summary: "Stats of the current version, or of ?version=N",
+      tags: ["features"],
+      security: bearerSecurity,
+      middleware: [requireScope("registry:read")] as const,
+      request: { params: z.object({ ref: refParam }), query: z.strictObject({ version: versionNumber.optional() }) },
+      responses: {
+        200: jsonResponse(
+          z
+            .object({ featureId: z.uuid(), version: z.number().int(), stats: featureStatsSchema.nullable() })
+            .openapi("FeatureVersionStats"),
+          "Stats (null until a materialization computed them)",
+        ),
+        ...errorResponses(404),
+      },
+    }),
+    async (c) => c.json(await getStats(tenantContext(c), c.req.valid("param").ref, c.req.valid("query").version), 200),
+  );
+}
