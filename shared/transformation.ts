@@ -10,9 +10,19 @@ import { pgError } from "./pg-errors.ts";
 const wallClock =
   /\b(current_timestamp|current_date|current_time|localtimestamp|localtime|transaction_timestamp|statement_timestamp|clock_timestamp|timeofday|pg_catalog\s*\.\s*now)\b/i;
 
+/**
+ * set_config is refused to the transform role at run time anyway (no EXECUTE); naming it
+ * is never legitimate, so it is refused when saved too, where planning alone cannot see it.
+ */
+const forbidden = /\b(set_config)\s*\(/i;
+
+export type WindowParameter = "start_time" | "end_time";
+
 export interface BoundTransformation {
-  /** SQL with :start_time / :end_time replaced by $1 / $2. */
+  /** SQL with :start_time / :end_time replaced by positional parameters. */
   text: string;
+  /** Which window bound each positional parameter is, in order ($1 first). */
+  parameters: WindowParameter[];
 }
 
 /**
@@ -29,10 +39,24 @@ export function bindTransformation(sqlText: string): BoundTransformation {
       [{ path: "transformationSql", message: `${found} is not allowed` }],
     );
   }
-  const text = trimmed
-    .replace(/(?<!:):start_time\b/g, "$1::timestamptz")
-    .replace(/(?<!:):end_time\b/g, "$2::timestamptz");
-  return { text };
+  const refused = forbidden.exec(trimmed)?.[1];
+  if (refused) {
+    throw new AppError("UNPROCESSABLE", `transformationSql may not call ${refused}: permission denied for function ${refused}`, [
+      { path: "transformationSql", message: `${refused} is not allowed` },
+    ]);
+  }
+  // Only the parameters the SQL uses are bound: Postgres refuses unused ones.
+  const parameters: WindowParameter[] = [];
+  const text = trimmed.replace(/(?<!:):(start_time|end_time)\b/g, (_match, name: WindowParameter) => {
+    if (!parameters.includes(name)) parameters.push(name);
+    return `$${parameters.indexOf(name) + 1}::timestamptz`;
+  });
+  return { text, parameters };
+}
+
+/** The values of a bound transformation's parameters for one window. */
+export function windowValues(bound: BoundTransformation, start: Date, end: Date): string[] {
+  return bound.parameters.map((p) => (p === "start_time" ? start : end).toISOString());
 }
 
 export interface SandboxOptions {
@@ -70,7 +94,7 @@ export async function checkTransformation(
   tenantId: string,
   sqlText: string,
 ): Promise<PlannedColumn[]> {
-  const { text } = bindTransformation(sqlText);
+  const bound = bindTransformation(sqlText);
   const sql = db.sql;
   const now = new Date();
   let fields: PlannedColumn[];
@@ -80,8 +104,8 @@ export async function checkTransformation(
         ...sandboxStatements(sql, { tenantId, asOf: now, statementTimeoutMs: 2000 }),
         // fullResults: the columns are what we are after.
         sql.query(
-          `${probePrefix}${text}\n) AS transformation WHERE false`,
-          [new Date(now.getTime() - 86_400_000).toISOString(), now.toISOString()],
+          `${probePrefix}${bound.text}\n) AS transformation WHERE false`,
+          windowValues(bound, new Date(now.getTime() - 86_400_000), now),
           { fullResults: true },
         ) as unknown as NeonQueryPromise<false, false>,
       ],
