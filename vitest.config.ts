@@ -4,6 +4,6 @@ export default defineConfig({
   test: {
     globalSetup: ["./test/global-setup.ts"],
     reporters: ["default", "./test/summary-reporter.ts"],
-    projects: ["./workers/*/vitest.config.ts", "./test/vitest.config.ts"],
+    projects: ["./workers/*/vitest.config.ts", "./test/vitest.config.ts", "./test/node/vitest.config.ts"],
   },
 });

@@ -41,9 +41,11 @@ export function bindTransformation(sqlText: string): BoundTransformation {
   }
   const refused = forbidden.exec(trimmed)?.[1];
   if (refused) {
-    throw new AppError("UNPROCESSABLE", `transformationSql may not call ${refused}: permission denied for function ${refused}`, [
-      { path: "transformationSql", message: `${refused} is not allowed` },
-    ]);
+    throw new AppError(
+      "UNPROCESSABLE",
+      `transformationSql may not call ${refused}: permission denied for function ${refused}`,
+      [{ path: "transformationSql", message: `${refused} is not allowed` }],
+    );
   }
   // Only the parameters the SQL uses are bound: Postgres refuses unused ones.
   const parameters: WindowParameter[] = [];

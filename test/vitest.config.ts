@@ -14,7 +14,7 @@ export default defineProject({
   ],
   test: {
     name: "foundation",
-    include: ["**/*.test.ts"],
+    include: ["*.test.ts"],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     deps: optimizedDeps,

@@ -28,7 +28,13 @@ describe("features: happy paths", () => {
       validationRules: { min: 0, notNull: true },
     });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ name: "conversation_count", version: 1, groupId, dataType: "int64", status: "active" });
+    expect(created.body).toMatchObject({
+      name: "conversation_count",
+      version: 1,
+      groupId,
+      dataType: "int64",
+      status: "active",
+    });
     const byName = await t.get("/v1/admin/features/user.conversation_count");
     const byId = await t.get(`/v1/admin/features/${created.body.id}`);
     expect(byName.body).toEqual(created.body);
@@ -53,7 +59,10 @@ describe("features: happy paths", () => {
     const cosmetic = await t.patch("/v1/admin/features/user.score", { displayName: "The score", tags: ["ml"] });
     expect(cosmetic.body).toMatchObject({ version: 1, displayName: "The score", tags: ["ml"] });
     // Meaningful: version 2.
-    const v2 = await t.patch("/v1/admin/features/user.score", { validationRules: { min: -1, max: 1 }, changelog: "allow negatives" });
+    const v2 = await t.patch("/v1/admin/features/user.score", {
+      validationRules: { min: -1, max: 1 },
+      changelog: "allow negatives",
+    });
     expect(v2.status).toBe(200);
     expect(v2.body.version).toBe(2);
     // Meaningful again: version 3 (new aggregation and window).
@@ -71,7 +80,11 @@ describe("features: happy paths", () => {
       "Initial version",
     ]);
     const one = await t.get("/v1/admin/features/user.score/versions/2");
-    expect(one.body.definitionSnapshot).toMatchObject({ version: 2, validationRules: { min: -1, max: 1 }, aggregationType: null });
+    expect(one.body.definitionSnapshot).toMatchObject({
+      version: 2,
+      validationRules: { min: -1, max: 1 },
+      aggregationType: null,
+    });
     expect(one.body.definitionSnapshot.displayName).toBe("The score");
     expect(history.body.items[0].definitionSnapshot).toEqual(v3.body);
 
@@ -90,7 +103,12 @@ describe("features: happy paths", () => {
 
   it("versions every field that changes what values mean", async () => {
     const { t, groupId } = await tenantWithGroup();
-    await t.post(`/v1/admin/groups/${groupId}/features`, { name: "f", displayName: "F", dataType: "int64", sourceType: "stream" });
+    await t.post(`/v1/admin/groups/${groupId}/features`, {
+      name: "f",
+      displayName: "F",
+      dataType: "int64",
+      sourceType: "stream",
+    });
     const steps: [Record<string, unknown>, number][] = [
       [{ description: "cosmetic" }, 1],
       [{ dataType: "float64" }, 2],
@@ -119,20 +137,32 @@ describe("features: happy paths", () => {
         sourceType: "stream",
       });
     }
-    await t.post(`/v1/admin/groups/${other.body.id}/features`, { name: "len", displayName: "len", dataType: "int64", sourceType: "stream" });
+    await t.post(`/v1/admin/groups/${other.body.id}/features`, {
+      name: "len",
+      displayName: "len",
+      dataType: "int64",
+      sourceType: "stream",
+    });
     const page1 = await t.get("/v1/admin/features?group=user&limit=2");
     expect(page1.body.items.map((f: any) => f.name)).toEqual(["a", "b"]);
     const page2 = await t.get(`/v1/admin/features?group=user&limit=2&cursor=${page1.body.nextCursor}`);
     expect(page2.body.items.map((f: any) => f.name)).toEqual(["c"]);
     expect(page2.body.nextCursor).toBeNull();
-    expect((await t.get(`/v1/admin/features?group=${other.body.id}`)).body.items.map((f: any) => f.name)).toEqual(["len"]);
+    expect((await t.get(`/v1/admin/features?group=${other.body.id}`)).body.items.map((f: any) => f.name)).toEqual([
+      "len",
+    ]);
     expect((await t.get("/v1/admin/features?dataType=string")).body.items.map((f: any) => f.name)).toEqual(["c"]);
     expect((await t.get("/v1/admin/features")).body.items).toHaveLength(4);
   });
 
   it("reads the stats of the current or a given version", async () => {
     const { t, groupId } = await tenantWithGroup();
-    await t.post(`/v1/admin/groups/${groupId}/features`, { name: "s", displayName: "S", dataType: "int64", sourceType: "stream" });
+    await t.post(`/v1/admin/groups/${groupId}/features`, {
+      name: "s",
+      displayName: "S",
+      dataType: "int64",
+      sourceType: "stream",
+    });
     await t.patch("/v1/admin/features/user.s", { validationRules: { min: 0 } });
     const current = await t.get("/v1/admin/features/user.s/stats");
     expect(current.body).toMatchObject({ version: 2, stats: null });
@@ -156,10 +186,26 @@ describe("features: definition checks and bad input", () => {
     ["a dimension on a non-embedding", { dataType: "int64", embeddingDimension: 4 }, "embeddingDimension"],
     ["min greater than max", { dataType: "float64", validationRules: { min: 2, max: 1 } }, "validationRules.min"],
     ["min on a string", { dataType: "string", validationRules: { min: 1 } }, "validationRules.min"],
-    ["a pattern that does not compile", { dataType: "string", validationRules: { pattern: "([a-z" } }, "validationRules.pattern"],
-    ["a pattern over 512 characters", { dataType: "string", validationRules: { pattern: "a".repeat(513) } }, "validationRules.pattern"],
-    ["allowedValues of the wrong type", { dataType: "int64", validationRules: { allowedValues: [1, "two"] } }, "validationRules.allowedValues.1"],
-    ["a non-integer allowed int64", { dataType: "int64", validationRules: { allowedValues: [1.5] } }, "validationRules.allowedValues.0"],
+    [
+      "a pattern that does not compile",
+      { dataType: "string", validationRules: { pattern: "([a-z" } },
+      "validationRules.pattern",
+    ],
+    [
+      "a pattern over 512 characters",
+      { dataType: "string", validationRules: { pattern: "a".repeat(513) } },
+      "validationRules.pattern",
+    ],
+    [
+      "allowedValues of the wrong type",
+      { dataType: "int64", validationRules: { allowedValues: [1, "two"] } },
+      "validationRules.allowedValues.1",
+    ],
+    [
+      "a non-integer allowed int64",
+      { dataType: "int64", validationRules: { allowedValues: [1.5] } },
+      "validationRules.allowedValues.0",
+    ],
     ["a zero window", { dataType: "int64", windowSizeSeconds: 0 }, "windowSizeSeconds"],
     ["an unknown aggregation", { dataType: "int64", aggregationType: "median" }, "aggregationType"],
     ["avg of a string", { dataType: "string", aggregationType: "avg" }, "aggregationType"],
@@ -175,12 +221,24 @@ describe("features: definition checks and bad input", () => {
   it.each([
     ["a syntax error", "SELECT user_id AS entity_id, COUNT(* AS value FROM ai_conversations", /syntax error/],
     ["an unknown column", "SELECT nope AS entity_id, 1 AS value FROM ai_conversations", /column "nope" does not exist/],
-    ["a missing value column", "SELECT user_id AS entity_id FROM ai_conversations", /must return columns entity_id and value/],
+    [
+      "a missing value column",
+      "SELECT user_id AS entity_id FROM ai_conversations",
+      /must return columns entity_id and value/,
+    ],
     ["a feature-store table", "SELECT entity_id, value FROM ai_feature_online", /permission denied/],
     ["a write", "DELETE FROM ai_conversations RETURNING id AS entity_id, 1 AS value", /syntax error/],
     ["two statements", "SELECT 1 AS entity_id, 2 AS value; SELECT 3", /syntax error/],
-    ["set_config", "SELECT set_config('app.tenant_id', 'x', true) AS entity_id, 1 AS value", /permission denied for function set_config/],
-    ["the wall clock", "SELECT user_id AS entity_id, 1 AS value FROM ai_conversations WHERE created_at < CURRENT_TIMESTAMP", /CURRENT_TIMESTAMP/i],
+    [
+      "set_config",
+      "SELECT set_config('app.tenant_id', 'x', true) AS entity_id, 1 AS value",
+      /permission denied for function set_config/,
+    ],
+    [
+      "the wall clock",
+      "SELECT user_id AS entity_id, 1 AS value FROM ai_conversations WHERE created_at < CURRENT_TIMESTAMP",
+      /CURRENT_TIMESTAMP/i,
+    ],
   ])("rejects transformation SQL with %s as 422 with Postgres' message", async (_label, transformationSql, message) => {
     const response = await create({ dataType: "int64", transformationSql });
     expectError(response, 422, "UNPROCESSABLE");
@@ -202,7 +260,11 @@ describe("features: definition checks and bad input", () => {
     const response = await t.patch("/v1/admin/features/user.ranged", { dataType: "string" });
     expectError(response, 400, "VALIDATION_FAILED");
     expect(detailPaths(response)).toContain("validationRules.min");
-    expectError(await t.patch("/v1/admin/features/user.ranged", { transformationSql: "SELECT 1" }), 422, "UNPROCESSABLE");
+    expectError(
+      await t.patch("/v1/admin/features/user.ranged", { transformationSql: "SELECT 1" }),
+      422,
+      "UNPROCESSABLE",
+    );
     expect((await t.get("/v1/admin/features/user.ranged")).body.version).toBe(1);
   });
 
@@ -214,14 +276,28 @@ describe("features: definition checks and bad input", () => {
     expectError(await t.get("/v1/admin/features/user.dup/versions/0"), 400, "VALIDATION_FAILED");
     expectError(await t.get("/v1/admin/features/user.dup/diff?from=1"), 400, "VALIDATION_FAILED");
     expectError(await t.get("/v1/admin/features/user.dup/diff?from=1&to=5"), 404, "NOT_FOUND");
-    expectError(await t.post(`/v1/admin/groups/${crypto.randomUUID()}/features`, { name: "x", displayName: "x", dataType: "int64", sourceType: "stream" }), 404, "NOT_FOUND");
+    expectError(
+      await t.post(`/v1/admin/groups/${crypto.randomUUID()}/features`, {
+        name: "x",
+        displayName: "x",
+        dataType: "int64",
+        sourceType: "stream",
+      }),
+      404,
+      "NOT_FOUND",
+    );
   });
 });
 
 describe("features: security", () => {
   it("hides another tenant's features, versions and groups behind 404", async () => {
     const { t: owner, groupId } = await tenantWithGroup();
-    const f = await owner.post(`/v1/admin/groups/${groupId}/features`, { name: "secret", displayName: "S", dataType: "int64", sourceType: "stream" });
+    const f = await owner.post(`/v1/admin/groups/${groupId}/features`, {
+      name: "secret",
+      displayName: "S",
+      dataType: "int64",
+      sourceType: "stream",
+    });
     const intruder = newTenant();
     await intruder.post("/v1/admin/groups", { name: "user", displayName: "Mine", entityType: "user" });
     expectError(await intruder.get(`/v1/admin/features/${f.body.id}`), 404, "NOT_FOUND");
@@ -232,7 +308,12 @@ describe("features: security", () => {
     expectError(await intruder.get(`/v1/admin/features/${f.body.id}/stats`), 404, "NOT_FOUND");
     expectError(await intruder.patch(`/v1/admin/features/${f.body.id}`, { displayName: "pwned" }), 404, "NOT_FOUND");
     expectError(
-      await intruder.post(`/v1/admin/groups/${groupId}/features`, { name: "x", displayName: "x", dataType: "int64", sourceType: "stream" }),
+      await intruder.post(`/v1/admin/groups/${groupId}/features`, {
+        name: "x",
+        displayName: "x",
+        dataType: "int64",
+        sourceType: "stream",
+      }),
       404,
       "NOT_FOUND",
     );
