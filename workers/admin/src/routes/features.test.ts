@@ -335,3 +335,24 @@ describe("features: security", () => {
     expect((await reader.get("/v1/admin/features/user.x/diff?from=1&to=1")).status).toBe(200);
   });
 });
+
+describe("registry changes reach serving", () => {
+  it("bumps the tenant's registry revision in Redis on every change", async () => {
+    const { connectRedis } = await import("../../../../shared/redis.ts");
+    const { registryRevisionKey } = await import("../../../../shared/registry/cache.ts");
+    const { testEnv } = await import("../../../../test/helpers/stack.ts");
+    const redis = connectRedis(testEnv())!;
+    const { t, groupId } = await tenantWithGroup();
+    const key = await registryRevisionKey(t.tenantId);
+    const revision = async () => Number((await redis.get<string>(key)) ?? 0);
+    const before = await revision();
+    await t.post(`/v1/admin/groups/${groupId}/features`, { name: "r", displayName: "R", dataType: "int64", sourceType: "stream" });
+    const afterCreate = await revision();
+    expect(afterCreate).toBeGreaterThan(before);
+    await t.patch("/v1/admin/features/user.r", { displayName: "R2" });
+    const afterUpdate = await revision();
+    expect(afterUpdate).toBeGreaterThan(afterCreate);
+    await t.patch(`/v1/admin/groups/${groupId}`, { ttlSeconds: 60 });
+    expect(await revision()).toBeGreaterThan(afterUpdate);
+  });
+});
