@@ -1,8 +1,9 @@
 // The Hono app every worker starts from: request ids, the error envelope, zod validation
 // failures as 400 with the offending path, and typed request variables.
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
-import type { AuthContext } from "./auth.ts";
+import { type AuthContext, authenticate } from "./auth.ts";
 import { AppError, handleError, issuesToDetails, notFound } from "./errors.ts";
 
 export interface AppBindings {
@@ -20,4 +21,27 @@ export function createApp(): OpenAPIHono<AppBindings> {
   app.onError(handleError);
   app.notFound(notFound);
   return app;
+}
+
+/**
+ * Everything under `prefix` needs a verified token (except the OpenAPI document) and a
+ * body no larger than maxBodyBytes (413 with the envelope beyond).
+ */
+export function protectApi(
+  app: OpenAPIHono<AppBindings>,
+  options: { prefix: string; openApiPath: string; maxBodyBytes: number },
+): void {
+  app.use(`${options.prefix}/*`, async (c, next) => {
+    if (c.req.path === options.openApiPath) return next();
+    return authenticate()(c, next);
+  });
+  app.use(
+    `${options.prefix}/*`,
+    bodyLimit({
+      maxSize: options.maxBodyBytes,
+      onError: () => {
+        throw new AppError("PAYLOAD_TOO_LARGE", `The body is larger than ${options.maxBodyBytes} bytes`);
+      },
+    }),
+  );
 }

@@ -45,12 +45,17 @@ export async function startUpstashServer(options: UpstashServerOptions): Promise
   const requestsByToken = new Map<string, number>();
   let requests = 0;
 
-  const run = (cmd: (string | number)[]): Promise<Reply> =>
-    redis.callBuffer(String(cmd[0]), ...cmd.slice(1).map(String)) as Promise<Reply>;
+  // Commands are built without spreading their arguments: a script call can carry tens of
+  // thousands of them, more than a JavaScript call stack takes.
+  const command = (cmd: (string | number)[]) =>
+    new Redis.Command(String(cmd[0]), cmd.slice(1).map(String), { replyEncoding: null });
+  const run = (cmd: (string | number)[]): Promise<Reply> => redis.sendCommand(command(cmd)) as Promise<Reply>;
 
   async function runBatch(cmds: (string | number)[][], transactional: boolean) {
     const batch = transactional ? redis.multi() : redis.pipeline();
-    for (const cmd of cmds) batch.callBuffer(String(cmd[0]), ...cmd.slice(1).map(String));
+    // Pipeline and Multi queue a Command like the client does (not in their public types).
+    const queue = batch as unknown as { sendCommand: (c: InstanceType<typeof Redis.Command>) => void };
+    for (const cmd of cmds) queue.sendCommand(command(cmd));
     const results = (await batch.exec()) ?? [];
     return results.map(([err, value]) => (err ? { error: err.message } : { value: value as Reply }));
   }

@@ -1,9 +1,6 @@
 // Admin worker: the feature registry (groups, versioned definitions, stats), the TIS TIS
 // bootstrap and materialization jobs, all scoped to the token's tenant.
-import { bodyLimit } from "hono/body-limit";
-import { createApp } from "../../../shared/app.ts";
-import { authenticate } from "../../../shared/auth.ts";
-import { AppError } from "../../../shared/errors.ts";
+import { createApp, protectApi } from "../../../shared/app.ts";
 import { registerHealthRoute } from "../../../shared/health.ts";
 import { registerBearerScheme } from "../../../shared/openapi.ts";
 import { registerBootstrapRoute } from "./routes/bootstrap.ts";
@@ -27,19 +24,7 @@ app.doc31("/v1/admin/openapi.json", {
   },
 });
 
-app.use("/v1/admin/*", async (c, next) => {
-  if (c.req.path === "/v1/admin/openapi.json") return next();
-  return authenticate()(c, next);
-});
-app.use(
-  "/v1/admin/*",
-  bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: () => {
-      throw new AppError("PAYLOAD_TOO_LARGE", `The body is larger than ${maxBodyBytes} bytes`);
-    },
-  }),
-);
+protectApi(app, { prefix: "/v1/admin", openApiPath: "/v1/admin/openapi.json", maxBodyBytes });
 
 registerGroupRoutes(app);
 registerFeatureRoutes(app);

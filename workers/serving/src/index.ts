@@ -1,8 +1,27 @@
-// Serving worker: online reads, push ingestion, historical training sets, embedding search.
-import { createApp } from "../../../shared/app.ts";
+// Serving worker: online reads, push ingestion and embedding search for the token's tenant.
+import { createApp, protectApi } from "../../../shared/app.ts";
 import { registerHealthRoute } from "../../../shared/health.ts";
+import { registerBearerScheme } from "../../../shared/openapi.ts";
+import { registerOnlineRoute } from "./routes/online.ts";
+import { registerPushRoute } from "./routes/push.ts";
+import { registerSearchRoute } from "./routes/search.ts";
+
+/** 1 MB: a push of 1,000 rows, or 1,000 entity ids, fits comfortably. */
+export const maxBodyBytes = 1024 * 1024;
 
 const app = createApp();
 registerHealthRoute(app, "serving");
+registerBearerScheme(app);
+
+app.doc31("/v1/openapi.json", {
+  openapi: "3.1.0",
+  info: { title: "Feature store serving API", version: "1.0.0" },
+});
+
+protectApi(app, { prefix: "/v1", openApiPath: "/v1/openapi.json", maxBodyBytes });
+
+registerOnlineRoute(app);
+registerPushRoute(app);
+registerSearchRoute(app);
 
 export default app;

@@ -1,0 +1,132 @@
+// Feature values checked against their definition and put in their stored form. Used by
+// push ingestion and materialization alike, so both accept exactly the same values.
+//
+// Representation (also what reads return):
+//   int64      JSON number when |v| <= 2^53 - 1; beyond that a decimal string, so no
+//              precision is lost (JSON numbers are doubles in JavaScript)
+//   float64    finite JSON number (NaN and Infinity are not JSON and are refused)
+//   string     string (at most 64 KiB)
+//   bool       true / false
+//   timestamp  ISO-8601 string in UTC with milliseconds ("2026-11-25T22:33:06.123Z");
+//              accepted as any ISO-8601 string with an offset, or epoch milliseconds
+//   array      JSON array (at most 10,000 items) of numbers, strings, booleans or null
+//   embedding  array of exactly embeddingDimension finite numbers
+//   null       allowed unless validationRules.notNull
+import type { ValidationRules } from "./registry/schemas.ts";
+
+export interface ValueDefinition {
+  dataType: string;
+  embeddingDimension: number | null;
+  validationRules: ValidationRules | null;
+}
+
+export type ValueType = "scalar" | "vector" | "embedding";
+
+export type CheckedValue = { ok: true; value: unknown; valueType: ValueType } | { ok: false; reason: string };
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const MAX_STRING = 64 * 1024;
+const MAX_ARRAY = 10_000;
+const isoWithOffset = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+const fail = (reason: string): CheckedValue => ({ ok: false, reason });
+
+function checkInt64(value: unknown): CheckedValue {
+  if (typeof value === "number") {
+    if (!Number.isInteger(value)) return fail(`expected an integer, got ${value}`);
+    if (!Number.isSafeInteger(value)) return fail("integers beyond 2^53 must be sent as decimal strings");
+    return { ok: true, value, valueType: "scalar" };
+  }
+  if (typeof value === "string" && /^-?\d{1,19}$/.test(value)) {
+    const big = BigInt(value);
+    if (big < INT64_MIN || big > INT64_MAX) return fail("outside the int64 range");
+    const asNumber = Number(big);
+    return { ok: true, value: Number.isSafeInteger(asNumber) ? asNumber : big.toString(), valueType: "scalar" };
+  }
+  return fail(`expected an int64 (number or decimal string), got ${describe(value)}`);
+}
+
+function checkTimestamp(value: unknown): CheckedValue {
+  let ms: number;
+  if (typeof value === "number" && Number.isSafeInteger(value)) ms = value;
+  else if (typeof value === "string" && isoWithOffset.test(value)) ms = Date.parse(value);
+  else return fail(`expected an ISO-8601 timestamp with an offset, or epoch milliseconds, got ${describe(value)}`);
+  if (!Number.isFinite(ms) || ms < -62_135_596_800_000 || ms > 253_402_300_799_999) return fail("timestamp out of range");
+  return { ok: true, value: new Date(ms).toISOString(), valueType: "scalar" };
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "string") return value.length > 40 ? "a string" : JSON.stringify(value);
+  return typeof value;
+}
+
+function checkType(definition: ValueDefinition, value: unknown): CheckedValue {
+  switch (definition.dataType) {
+    case "int64":
+      return checkInt64(value);
+    case "float64":
+      if (typeof value !== "number" || !Number.isFinite(value)) return fail(`expected a finite number, got ${describe(value)}`);
+      return { ok: true, value, valueType: "scalar" };
+    case "string":
+      if (typeof value !== "string") return fail(`expected a string, got ${describe(value)}`);
+      if (value.length > MAX_STRING) return fail(`string longer than ${MAX_STRING} characters`);
+      return { ok: true, value, valueType: "scalar" };
+    case "bool":
+      if (typeof value !== "boolean") return fail(`expected a boolean, got ${describe(value)}`);
+      return { ok: true, value, valueType: "scalar" };
+    case "timestamp":
+      return checkTimestamp(value);
+    case "array":
+      if (!Array.isArray(value)) return fail(`expected an array, got ${describe(value)}`);
+      if (value.length > MAX_ARRAY) return fail(`array longer than ${MAX_ARRAY} items`);
+      for (const item of value) {
+        const okItem =
+          item === null ||
+          typeof item === "string" ||
+          typeof item === "boolean" ||
+          (typeof item === "number" && Number.isFinite(item));
+        if (!okItem) return fail("array items must be finite numbers, strings, booleans or null");
+      }
+      return { ok: true, value, valueType: "vector" };
+    case "embedding": {
+      if (!Array.isArray(value)) return fail(`expected an embedding (array of numbers), got ${describe(value)}`);
+      if (value.length !== definition.embeddingDimension) {
+        return fail(`expected ${definition.embeddingDimension} dimensions, got ${value.length}`);
+      }
+      if (!value.every((x) => typeof x === "number" && Number.isFinite(x))) return fail("embedding items must be finite numbers");
+      return { ok: true, value, valueType: "embedding" };
+    }
+    default:
+      return fail(`unsupported data type ${definition.dataType}`);
+  }
+}
+
+function checkRules(rules: ValidationRules, value: unknown): string | null {
+  if (typeof value === "number") {
+    if (rules.min !== undefined && value < rules.min) return `${value} is below the minimum ${rules.min}`;
+    if (rules.max !== undefined && value > rules.max) return `${value} is above the maximum ${rules.max}`;
+  }
+  if (typeof value === "string" && rules.pattern !== undefined && !new RegExp(rules.pattern, "u").test(value)) {
+    return `does not match the pattern ${rules.pattern}`;
+  }
+  if (rules.allowedValues !== undefined && !rules.allowedValues.includes(value as string | number | boolean)) {
+    return `${describe(value)} is not one of the allowed values`;
+  }
+  return null;
+}
+
+export function checkValue(definition: ValueDefinition, value: unknown): CheckedValue {
+  const rules = definition.validationRules;
+  if (value === null || value === undefined) {
+    if (rules?.notNull) return fail("null is not allowed (notNull)");
+    if (definition.dataType === "embedding") return fail("an embedding cannot be null");
+    return { ok: true, value: null, valueType: "scalar" };
+  }
+  const typed = checkType(definition, value);
+  if (!typed.ok || !rules) return typed;
+  const problem = checkRules(rules, typed.value);
+  return problem ? fail(problem) : typed;
+}

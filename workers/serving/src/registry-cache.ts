@@ -1,0 +1,42 @@
+// The serving isolate's copy of each tenant's registry. Every read checks it against the
+// revision in Redis inside the same script that reads the values (no extra round trip);
+// a changed revision, or an entry older than registryCacheSeconds, reloads it.
+import { registryCacheSeconds, registryRevisionKey } from "../../../shared/registry/cache.ts";
+import { indexRegistry, loadRegistryFeatures, type RegistrySnapshot } from "../../../shared/registry/snapshot.ts";
+import { withDeadline } from "../../../shared/redis.ts";
+import type { TenantContext } from "../../../shared/tenant-context.ts";
+import type { Redis } from "@upstash/redis/cloudflare";
+
+export interface CachedRegistry {
+  snapshot: RegistrySnapshot;
+  /** The Redis revision read before the snapshot was loaded; undefined when Redis was unreachable. */
+  revision: string | null | undefined;
+  loadedAt: number;
+}
+
+const maxTenants = 1000;
+const entries = new Map<string, CachedRegistry>();
+
+export function forgetRegistry(tenantId: string): void {
+  entries.delete(tenantId);
+}
+
+export async function registryFor(ctx: TenantContext, redis: Redis | null, timeoutMs: number): Promise<CachedRegistry> {
+  const cached = entries.get(ctx.tenantId);
+  if (cached && Date.now() - cached.loadedAt < registryCacheSeconds * 1000) return cached;
+  // The revision is read first: a change landing during the load then shows up as a
+  // mismatch on the next read instead of hiding behind a newer revision.
+  let revision: string | null | undefined;
+  if (redis) {
+    try {
+      revision = await withDeadline(redis.get<string>(await registryRevisionKey(ctx.tenantId)), timeoutMs);
+    } catch {
+      revision = undefined;
+    }
+  }
+  const entry = { snapshot: indexRegistry(await loadRegistryFeatures(ctx.db, ctx.tenantId)), revision, loadedAt: Date.now() };
+  entries.delete(ctx.tenantId);
+  entries.set(ctx.tenantId, entry);
+  if (entries.size > maxTenants) entries.delete(entries.keys().next().value as string);
+  return entry;
+}

@@ -1,0 +1,75 @@
+// POST /v1/features/online: latest values for one entity or a batch; with `timestamp`,
+// the values as of that time from the offline store.
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { AppBindings } from "../../../../shared/app.ts";
+import { requireScope } from "../../../../shared/auth.ts";
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
+import { readValuesAsOf } from "../../../../shared/point-in-time.ts";
+import { resolveFeatureNames } from "../../../../shared/registry/snapshot.ts";
+import { type TenantContext, tenantContext } from "../../../../shared/tenant-context.ts";
+import { connectRedis } from "../../../../shared/redis.ts";
+import { type EntityFeatures, type OnlineReadResult, readOnlineFeatures } from "../online-reader.ts";
+import { registryFor } from "../registry-cache.ts";
+import { batchOnlineResponse, type OnlineRequest, onlineRequest, onlineResponse } from "../schemas.ts";
+
+async function readAsOf(ctx: TenantContext, request: OnlineRequest, entityIds: string[]): Promise<OnlineReadResult> {
+  const registry = await registryFor(ctx, connectRedis(ctx.env), ctx.env.REDIS_TIMEOUT_MS);
+  const resolved = resolveFeatureNames(registry.snapshot, request.features, request.entityType);
+  const at = new Date(request.timestamp!);
+  const cells = await readValuesAsOf(ctx, request.entityType, [...new Set(resolved.values())], entityIds, at);
+  const entities = entityIds.map((entityId) => {
+    const result: EntityFeatures = { entityId, features: {}, timestamps: {}, statuses: {} };
+    for (const name of request.features) {
+      const feature = resolved.get(name)!;
+      const cell = cells.get(`${feature.id}\u0000${entityId}`);
+      const expired = cell && feature.ttlSeconds !== null && at.getTime() - cell.eventMs > feature.ttlSeconds * 1000;
+      result.statuses[name] = !cell ? "NOT_FOUND" : expired ? "EXPIRED" : "PRESENT";
+      result.features[name] = cell && !expired ? cell.value : null;
+      result.timestamps[name] = cell && !expired ? new Date(cell.eventMs).toISOString() : null;
+    }
+    return result;
+  });
+  return { entities, servedFrom: "postgres", redis: "disabled", redisRoundTrips: 0, postgresRoundTrips: 1 };
+}
+
+export function registerOnlineRoute(app: OpenAPIHono<AppBindings>): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/features/online",
+      summary: "Latest feature values of one entity (entityId) or many (entityIds)",
+      tags: ["serving"],
+      security: bearerSecurity,
+      middleware: [requireScope("features:read")] as const,
+      request: { body: jsonBody(onlineRequest) },
+      responses: {
+        200: {
+          description: "One FeatureResponse, or { results } for entityIds",
+          content: { "application/json": { schema: onlineResponse.or(batchOnlineResponse) } },
+        },
+        ...errorResponses(413),
+      },
+    }),
+    async (c) => {
+      const started = performance.now();
+      const request = c.req.valid("json");
+      const ctx = tenantContext(c);
+      const entityIds = request.entityIds ?? [request.entityId!];
+      const result = request.timestamp
+        ? await readAsOf(ctx, request, entityIds)
+        : await readOnlineFeatures(ctx, { entityType: request.entityType, entityIds, features: request.features });
+      c.header("X-Redis-Round-Trips", String(result.redisRoundTrips));
+      c.header("X-Postgres-Round-Trips", String(result.postgresRoundTrips));
+      const metadata = {
+        source: request.timestamp ? ("offline" as const) : ("online" as const),
+        latencyMs: Math.round((performance.now() - started) * 100) / 100,
+        servedFrom: result.servedFrom,
+        redis: result.redis,
+      };
+      if (request.entityId !== undefined) {
+        return c.json({ entityType: request.entityType, ...result.entities[0]!, metadata }, 200);
+      }
+      return c.json({ entityType: request.entityType, results: result.entities, metadata }, 200);
+    },
+  );
+}

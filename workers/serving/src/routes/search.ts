@@ -1,0 +1,97 @@
+// POST /v1/embeddings/search: the k nearest entities by cosine distance, through the HNSW
+// index of the feature's dimension, this tenant's rows only. RLS filters the index scan;
+// pgvector's iterative scan keeps scanning until k rows pass, so a tenant owning a small
+// share of the index still gets k results.
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { AppBindings } from "../../../../shared/app.ts";
+import { requireScope } from "../../../../shared/auth.ts";
+import { withTenantSql } from "../../../../shared/db.ts";
+import { AppError } from "../../../../shared/errors.ts";
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
+import { resolveFeatureNames } from "../../../../shared/registry/snapshot.ts";
+import { connectRedis } from "../../../../shared/redis.ts";
+import { tenantContext } from "../../../../shared/tenant-context.ts";
+import { registryFor } from "../registry-cache.ts";
+import { searchRequest, searchResponse } from "../schemas.ts";
+
+export function registerSearchRoute(app: OpenAPIHono<AppBindings>): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/embeddings/search",
+      summary: "Nearest entities by cosine distance",
+      tags: ["serving"],
+      security: bearerSecurity,
+      middleware: [requireScope("features:read")] as const,
+      request: { body: jsonBody(searchRequest) },
+      responses: { 200: jsonResponse(searchResponse, "Nearest first"), ...errorResponses(404) },
+    }),
+    async (c) => {
+      const started = performance.now();
+      const request = c.req.valid("json");
+      const ctx = tenantContext(c);
+      const registry = await registryFor(ctx, connectRedis(ctx.env), ctx.env.REDIS_TIMEOUT_MS);
+      const feature = resolveFeatureNames(registry.snapshot, [request.feature], request.entityType).get(request.feature)!;
+      if (feature.dataType !== "embedding" || !feature.embeddingDimension) {
+        throw new AppError("VALIDATION_FAILED", `${feature.qualifiedName} is not an embedding feature`, [
+          { path: "feature", message: `is ${feature.dataType}` },
+        ]);
+      }
+      const dim = feature.embeddingDimension;
+      if (request.vector) {
+        if (request.vector.length !== dim) {
+          throw new AppError("VALIDATION_FAILED", `The vector must have ${dim} dimensions`, [
+            { path: "vector", message: `expected ${dim} dimensions, got ${request.vector.length}` },
+          ]);
+        }
+        if (request.vector.every((x) => x === 0)) {
+          throw new AppError("VALIDATION_FAILED", "Cosine distance is undefined for a zero vector", [{ path: "vector", message: "all zeros" }]);
+        }
+      }
+      // Candidates examined per query: a wider beam than k keeps recall high.
+      const efSearch = Math.max(100, request.k * 4);
+      // The expression and predicate repeat the partial index's: (embedding::vector(dim)) WHERE dimension = dim.
+      const vectorType = `vector(${dim})`;
+      const query = request.vector ? JSON.stringify(request.vector) : null;
+      const [, , , rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+        sql.query(`SET LOCAL hnsw.ef_search = ${efSearch}`),
+        sql`SET LOCAL hnsw.iterative_scan = relaxed_order`,
+        sql`SET LOCAL hnsw.max_scan_tuples = 200000`,
+        sql.query(
+          `WITH target AS (
+             SELECT COALESCE($1::text, (SELECT embedding::text FROM ai_feature_embeddings_online
+                                         WHERE feature_id = $2 AND entity_id = $3 LIMIT 1))::${vectorType} AS q
+           ), nearest AS MATERIALIZED (
+             SELECT e.entity_id, e.event_timestamp, (e.embedding::${vectorType}) <=> t.q AS distance
+             FROM ai_feature_embeddings_online e, target t
+             WHERE e.dimension = ${dim} AND e.feature_id = $2 AND ($3::text IS NULL OR e.entity_id <> $3)
+             ORDER BY (e.embedding::${vectorType}) <=> t.q
+             LIMIT $4
+           )
+           -- relaxed_order may return neighbours slightly out of order: sort the k found.
+           SELECT entity_id, distance, event_timestamp FROM nearest ORDER BY distance, entity_id`,
+          [query, feature.id, request.entityId ?? null, request.k],
+        ),
+      ]);
+      if (request.entityId && rows!.length === 0) {
+        // Either the entity has no embedding, or no other entity does: tell them apart.
+        const [found] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+          sql`SELECT 1 FROM ai_feature_embeddings_online WHERE feature_id = ${feature.id} AND entity_id = ${request.entityId!}`,
+        ]);
+        if (!found!.length) throw new AppError("NOT_FOUND", `Entity ${request.entityId} has no ${feature.qualifiedName} embedding`);
+      }
+      return c.json(
+        {
+          feature: feature.qualifiedName,
+          results: rows!.map((r) => ({
+            entityId: r.entity_id as string,
+            distance: Number(r.distance),
+            eventTimestamp: new Date(r.event_timestamp as string).toISOString(),
+          })),
+          metadata: { latencyMs: Math.round((performance.now() - started) * 100) / 100, efSearch },
+        },
+        200,
+      );
+    },
+  );
+}

@@ -1,0 +1,107 @@
+// Request and response contracts of the serving worker (DESIGN.md, the seed's types).
+import { z } from "@hono/zod-openapi";
+import { entityType } from "../../../shared/registry/schemas.ts";
+
+const encoder = new TextEncoder();
+
+/** Entity ids are opaque strings of at most 1 KiB (UTF-8): longer ones would not fit an index entry. */
+export const entityId = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((id) => encoder.encode(id).length <= 1024, { message: "at most 1024 bytes (UTF-8)" });
+
+export const featureName = z.string().min(1).max(260);
+export const isoTimestamp = z.iso.datetime({ offset: true });
+
+export const onlineRequest = z
+  .strictObject({
+    entityType,
+    entityId: entityId.optional(),
+    entityIds: z.array(entityId).min(1).max(1000).optional(),
+    features: z.array(featureName).min(1).max(200),
+    timestamp: isoTimestamp.optional().openapi({ description: "Answer as of this time, from the offline store" }),
+  })
+  .refine((r) => (r.entityId === undefined) !== (r.entityIds === undefined), {
+    message: "give exactly one of entityId or entityIds",
+    path: ["entityId"],
+  })
+  .openapi("FeatureRequest");
+export type OnlineRequest = z.infer<typeof onlineRequest>;
+
+const status = z.enum(["PRESENT", "NOT_FOUND", "EXPIRED"]);
+const entityFeatures = z.object({
+  entityId: z.string(),
+  features: z.record(z.string(), z.unknown()),
+  timestamps: z.record(z.string(), z.string().nullable()),
+  statuses: z.record(z.string(), status),
+});
+const metadata = z.object({
+  source: z.enum(["online", "offline"]),
+  latencyMs: z.number(),
+  servedFrom: z.enum(["redis", "postgres", "redis+postgres"]),
+  redis: z.enum(["hit", "partial", "unavailable", "disabled"]),
+});
+
+export const onlineResponse = entityFeatures.extend({ entityType, metadata }).openapi("FeatureResponse");
+export const batchOnlineResponse = z
+  .object({ entityType, results: z.array(entityFeatures), metadata })
+  .openapi("BatchOnlineFeatureResponse");
+
+export const maxPushRows = 1000;
+export const pushRequest = z
+  .strictObject({
+    entityType,
+    rows: z
+      .array(
+        z.strictObject({
+          entityId,
+          eventTimestamp: z.union([isoTimestamp, z.number().int().min(0)]),
+          features: z
+            .record(featureName, z.unknown())
+            .refine((f) => Object.keys(f).length > 0, { message: "at least one feature" })
+            .refine((f) => Object.keys(f).length <= 200, { message: "at most 200 features per row" }),
+        }),
+      )
+      .min(1),
+  })
+  .openapi("PushRequest");
+
+export const pushResponse = z
+  .object({
+    accepted: z.number().int(),
+    rejected: z.number().int(),
+    errors: z.array(
+      z.object({
+        row: z.number().int(),
+        entityId: z.string(),
+        reasons: z.array(z.object({ feature: z.string().nullable(), reason: z.string() })),
+      }),
+    ),
+    offlineInserted: z.number().int(),
+    onlineUpdated: z.number().int(),
+    cache: z.enum(["written", "unavailable", "disabled"]),
+  })
+  .openapi("PushResponse");
+
+export const searchRequest = z
+  .strictObject({
+    feature: featureName,
+    vector: z.array(z.number()).min(1).max(2000).optional(),
+    entityId: entityId.optional(),
+    entityType: entityType.optional(),
+    k: z.number().int().min(1).max(100).default(10),
+  })
+  .refine((r) => (r.vector === undefined) !== (r.entityId === undefined), {
+    message: "give exactly one of vector or entityId",
+    path: ["vector"],
+  })
+  .openapi("EmbeddingSearchRequest");
+
+export const searchResponse = z
+  .object({
+    feature: z.string(),
+    results: z.array(z.object({ entityId: z.string(), distance: z.number(), eventTimestamp: z.string() })),
+    metadata: z.object({ latencyMs: z.number(), efSearch: z.number().int() }),
+  })
+  .openapi("EmbeddingSearchResponse");
