@@ -4,8 +4,8 @@
 import { sql } from "drizzle-orm";
 import { tenantRows } from "./db.ts";
 import { type CellWrite, valueKey, writeCells } from "./online-cache.ts";
-import type { ServedFeature } from "./registry/snapshot.ts";
 import { connectRedis, withDeadline } from "./redis.ts";
+import type { ServedFeature } from "./registry/snapshot.ts";
 import type { TenantContext } from "./tenant-context.ts";
 import type { ValueType } from "./values.ts";
 

@@ -4,8 +4,8 @@
 // (one round trip, together with the registry revision). The {tenant} hash tag keeps every
 // key of a tenant in one cluster slot, so multi-key scripts stay valid.
 import type { Redis } from "@upstash/redis/cloudflare";
-import { registryRevisionKey } from "./registry/cache.ts";
 import { tenantKey } from "./redis.ts";
+import { registryRevisionKey } from "./registry/cache.ts";
 
 /** How long a cached value lives at most, whatever its group's TTL: Postgres is the truth, and this bounds how long a cell can stay stale if Redis missed a write. */
 export const cacheTtlMs = 3600 * 1000;
@@ -132,7 +132,8 @@ export async function writeCells(redis: Redis, writes: CellWrite[]): Promise<num
   let chunk: [string, CellWrite[]][] = [];
   let bytes = 0;
   for (const entry of byKey) {
-    const size = entry[0].length + entry[1].reduce((n, c) => n + c.field.length + 40 + JSON.stringify(c.value).length, 0);
+    const size =
+      entry[0].length + entry[1].reduce((n, c) => n + c.field.length + 40 + JSON.stringify(c.value).length, 0);
     if (chunk.length && bytes + size > maxWriteBytes) {
       written += await writeChunk(redis, chunk);
       chunk = [];

@@ -44,5 +44,7 @@ export async function readValuesAsOf(
           ORDER BY v.event_timestamp DESC, v.created_at DESC LIMIT 1
         ) v ON true`,
   ]);
-  return new Map(rows!.map((r) => [`${r.feature_id}\u0000${r.entity_id}`, { eventMs: Number(r.event_ms), value: r.value }]));
+  return new Map(
+    rows!.map((r) => [`${r.feature_id}\u0000${r.entity_id}`, { eventMs: Number(r.event_ms), value: r.value }]),
+  );
 }

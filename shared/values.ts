@@ -52,7 +52,8 @@ function checkTimestamp(value: unknown): CheckedValue {
   if (typeof value === "number" && Number.isSafeInteger(value)) ms = value;
   else if (typeof value === "string" && isoWithOffset.test(value)) ms = Date.parse(value);
   else return fail(`expected an ISO-8601 timestamp with an offset, or epoch milliseconds, got ${describe(value)}`);
-  if (!Number.isFinite(ms) || ms < -62_135_596_800_000 || ms > 253_402_300_799_999) return fail("timestamp out of range");
+  if (!Number.isFinite(ms) || ms < -62_135_596_800_000 || ms > 253_402_300_799_999)
+    return fail("timestamp out of range");
   return { ok: true, value: new Date(ms).toISOString(), valueType: "scalar" };
 }
 
@@ -68,7 +69,8 @@ function checkType(definition: ValueDefinition, value: unknown): CheckedValue {
     case "int64":
       return checkInt64(value);
     case "float64":
-      if (typeof value !== "number" || !Number.isFinite(value)) return fail(`expected a finite number, got ${describe(value)}`);
+      if (typeof value !== "number" || !Number.isFinite(value))
+        return fail(`expected a finite number, got ${describe(value)}`);
       return { ok: true, value, valueType: "scalar" };
     case "string":
       if (typeof value !== "string") return fail(`expected a string, got ${describe(value)}`);
@@ -96,7 +98,8 @@ function checkType(definition: ValueDefinition, value: unknown): CheckedValue {
       if (value.length !== definition.embeddingDimension) {
         return fail(`expected ${definition.embeddingDimension} dimensions, got ${value.length}`);
       }
-      if (!value.every((x) => typeof x === "number" && Number.isFinite(x))) return fail("embedding items must be finite numbers");
+      if (!value.every((x) => typeof x === "number" && Number.isFinite(x)))
+        return fail("embedding items must be finite numbers");
       return { ok: true, value, valueType: "embedding" };
     }
     default:

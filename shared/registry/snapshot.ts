@@ -69,9 +69,14 @@ export function resolveFeatureNames(
     if (name.includes(".")) {
       feature = snapshot.byQualifiedName.get(name);
     } else {
-      const candidates = (snapshot.byBareName.get(name) ?? []).filter((f) => !entityType || f.entityType === entityType);
+      const candidates = (snapshot.byBareName.get(name) ?? []).filter(
+        (f) => !entityType || f.entityType === entityType,
+      );
       if (candidates.length > 1) {
-        problems.push({ feature: name, message: `ambiguous: use one of ${candidates.map((c) => c.qualifiedName).join(", ")}` });
+        problems.push({
+          feature: name,
+          message: `ambiguous: use one of ${candidates.map((c) => c.qualifiedName).join(", ")}`,
+        });
         continue;
       }
       feature = candidates[0];
@@ -87,7 +92,11 @@ export function resolveFeatureNames(
     resolved.set(name, feature);
   }
   if (problems.length) {
-    throw new AppError("UNKNOWN_FEATURE", `Unknown feature${problems.length > 1 ? "s" : ""}: ${problems.map((p) => p.feature).join(", ")}`, problems);
+    throw new AppError(
+      "UNKNOWN_FEATURE",
+      `Unknown feature${problems.length > 1 ? "s" : ""}: ${problems.map((p) => p.feature).join(", ")}`,
+      problems,
+    );
   }
   return resolved;
 }

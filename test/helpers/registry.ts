@@ -11,7 +11,9 @@ export function testTenantContext(tenantId = crypto.randomUUID()): TenantContext
   return { env: testEnv(), db: appDatabase(), tenantId, subject: "test", defer: (p) => void pending.push(p) };
 }
 
-type FeatureInput = Omit<z.infer<typeof createFeatureBody>, "displayName" | "sourceType"> & { sourceType?: "batch" | "stream" | "on_demand" };
+type FeatureInput = Omit<z.infer<typeof createFeatureBody>, "displayName" | "sourceType"> & {
+  sourceType?: "batch" | "stream" | "on_demand";
+};
 
 export interface GroupInput {
   name: string;
@@ -25,7 +27,12 @@ export async function defineFeatures(ctx: TenantContext, groups: GroupInput[]) {
   const created = new Map<string, FeatureDefinition>();
   const groupRows = new Map<string, FeatureGroup>();
   for (const g of groups) {
-    const group = await createGroup(ctx, { name: g.name, displayName: g.name, entityType: g.entityType, ttlSeconds: g.ttlSeconds ?? null });
+    const group = await createGroup(ctx, {
+      name: g.name,
+      displayName: g.name,
+      entityType: g.entityType,
+      ttlSeconds: g.ttlSeconds ?? null,
+    });
     groupRows.set(g.name, group);
     for (const f of g.features) {
       const feature = await createFeature(ctx, group.id, { displayName: f.name, sourceType: "stream", ...f });

@@ -5,9 +5,16 @@
 // everything is read from Postgres, and the answer says so.
 import { sql } from "drizzle-orm";
 import { tenantRows } from "../../../shared/db.ts";
-import { type CellsRequest, type CellWrite, decodeCell, readCells, valueKey, writeCells } from "../../../shared/online-cache.ts";
-import { resolveFeatureNames, type ServedFeature } from "../../../shared/registry/snapshot.ts";
+import {
+  type CellsRequest,
+  type CellWrite,
+  decodeCell,
+  readCells,
+  valueKey,
+  writeCells,
+} from "../../../shared/online-cache.ts";
 import { connectRedis, withDeadline } from "../../../shared/redis.ts";
+import { resolveFeatureNames, type ServedFeature } from "../../../shared/registry/snapshot.ts";
 import type { TenantContext } from "../../../shared/tenant-context.ts";
 import { forgetRegistry, registryFor } from "./registry-cache.ts";
 
@@ -99,7 +106,11 @@ export async function readOnlineFeatures(
   let redisState: OnlineReadResult["redis"] = redis ? "hit" : "disabled";
 
   let registry = await registryFor(ctx, redis, timeout);
-  let plan = await planRead(ctx, resolveFeatureNames(registry.snapshot, request.features, request.entityType), request.entityIds);
+  let plan = await planRead(
+    ctx,
+    resolveFeatureNames(registry.snapshot, request.features, request.entityType),
+    request.entityIds,
+  );
   let cached: (string | null)[][] | null = null;
 
   if (redis) {
@@ -110,7 +121,11 @@ export async function readOnlineFeatures(
         // The registry changed since this isolate loaded it: reload, re-resolve, re-read.
         forgetRegistry(ctx.tenantId);
         registry = await registryFor(ctx, redis, timeout);
-        plan = await planRead(ctx, resolveFeatureNames(registry.snapshot, request.features, request.entityType), request.entityIds);
+        plan = await planRead(
+          ctx,
+          resolveFeatureNames(registry.snapshot, request.features, request.entityType),
+          request.entityIds,
+        );
         read = await withDeadline(readCells(redis, ctx.tenantId, plan.request), timeout);
         redisRoundTrips++;
       }

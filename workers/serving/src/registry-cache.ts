@@ -1,11 +1,12 @@
 // The serving isolate's copy of each tenant's registry. Every read checks it against the
 // revision in Redis inside the same script that reads the values (no extra round trip);
 // a changed revision, or an entry older than registryCacheSeconds, reloads it.
+
+import type { Redis } from "@upstash/redis/cloudflare";
+import { withDeadline } from "../../../shared/redis.ts";
 import { registryCacheSeconds, registryRevisionKey } from "../../../shared/registry/cache.ts";
 import { indexRegistry, loadRegistryFeatures, type RegistrySnapshot } from "../../../shared/registry/snapshot.ts";
-import { withDeadline } from "../../../shared/redis.ts";
 import type { TenantContext } from "../../../shared/tenant-context.ts";
-import type { Redis } from "@upstash/redis/cloudflare";
 
 export interface CachedRegistry {
   snapshot: RegistrySnapshot;
@@ -34,7 +35,11 @@ export async function registryFor(ctx: TenantContext, redis: Redis | null, timeo
       revision = undefined;
     }
   }
-  const entry = { snapshot: indexRegistry(await loadRegistryFeatures(ctx.db, ctx.tenantId)), revision, loadedAt: Date.now() };
+  const entry = {
+    snapshot: indexRegistry(await loadRegistryFeatures(ctx.db, ctx.tenantId)),
+    revision,
+    loadedAt: Date.now(),
+  };
   entries.delete(ctx.tenantId);
   entries.set(ctx.tenantId, entry);
   if (entries.size > maxTenants) entries.delete(entries.keys().next().value as string);

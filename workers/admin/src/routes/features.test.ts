@@ -346,7 +346,12 @@ describe("registry changes reach serving", () => {
     const key = await registryRevisionKey(t.tenantId);
     const revision = async () => Number((await redis.get<string>(key)) ?? 0);
     const before = await revision();
-    await t.post(`/v1/admin/groups/${groupId}/features`, { name: "r", displayName: "R", dataType: "int64", sourceType: "stream" });
+    await t.post(`/v1/admin/groups/${groupId}/features`, {
+      name: "r",
+      displayName: "R",
+      dataType: "int64",
+      sourceType: "stream",
+    });
     const afterCreate = await revision();
     expect(afterCreate).toBeGreaterThan(before);
     await t.patch("/v1/admin/features/user.r", { displayName: "R2" });

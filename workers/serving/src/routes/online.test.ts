@@ -1,6 +1,5 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { withTenantSql } from "../../../../shared/db.ts";
 import { connectRedis, tenantKey } from "../../../../shared/redis.ts";
 import { apiClient, expectError } from "../../../../test/helpers/http.ts";
@@ -100,7 +99,11 @@ describe("online reads: happy paths", () => {
   });
 
   it("answers a batch with NOT_FOUND for entities that have no values", async () => {
-    const r = await t.post("/v1/features/online", { entityType: "user", entityIds: ["u-1", "u-404"], features: ["count", "vip"] });
+    const r = await t.post("/v1/features/online", {
+      entityType: "user",
+      entityIds: ["u-1", "u-404"],
+      features: ["count", "vip"],
+    });
     expect(r.status).toBe(200);
     expect(r.body.results).toEqual([
       {
@@ -127,7 +130,11 @@ describe("online reads: happy paths", () => {
       ],
     });
     expect(push.body.accepted).toBe(2);
-    const r = await t.post("/v1/features/online", { entityType: "message", entityIds: ["m-old", "m-new"], features: ["length"] });
+    const r = await t.post("/v1/features/online", {
+      entityType: "message",
+      entityIds: ["m-old", "m-new"],
+      features: ["length"],
+    });
     expect(r.body.results.map((e: any) => [e.statuses.length, e.features.length])).toEqual([
       ["EXPIRED", null],
       ["PRESENT", 20],
@@ -137,7 +144,10 @@ describe("online reads: happy paths", () => {
   it("keeps the newest event whatever order pushes arrive in, in Redis and in Postgres", async () => {
     const at = (minute: number) => `2026-11-21T10:${String(minute).padStart(2, "0")}:00.000Z`;
     const push = (minute: number) =>
-      t.post("/v1/features/push", { entityType: "user", rows: [{ entityId: "u-race", eventTimestamp: at(minute), features: { count: minute } }] });
+      t.post("/v1/features/push", {
+        entityType: "user",
+        rows: [{ entityId: "u-race", eventTimestamp: at(minute), features: { count: minute } }],
+      });
     await push(30);
     await push(10); // late and older: must not win
     let r = await t.post("/v1/features/online", { entityType: "user", entityId: "u-race", features: ["count"] });
@@ -208,7 +218,12 @@ describe("online reads: happy paths", () => {
     });
     expect(r.body.features.count).toBe(40);
     expect(r.body.metadata.source).toBe("offline");
-    const before = await t.post("/v1/features/online", { entityType: "user", entityId: "u-race", features: ["count"], timestamp: "2026-11-01T00:00:00Z" });
+    const before = await t.post("/v1/features/online", {
+      entityType: "user",
+      entityId: "u-race",
+      features: ["count"],
+      timestamp: "2026-11-01T00:00:00Z",
+    });
     expect(before.body.statuses.count).toBe("NOT_FOUND");
   });
 });
@@ -221,7 +236,9 @@ describe("online reads: one Redis round trip when warm", () => {
   ])("%i entities x %i features", async (entities, featureCount) => {
     const ctx = testTenantContext();
     const names = Array.from({ length: featureCount }, (_, i) => `f${i}`);
-    await defineFeatures(ctx, [{ name: "g", entityType: "user", features: names.map((name) => ({ name, dataType: "int64" as const })) }]);
+    await defineFeatures(ctx, [
+      { name: "g", entityType: "user", features: names.map((name) => ({ name, dataType: "int64" as const })) },
+    ]);
     const t = api.as(ctx.tenantId);
     const ids = Array.from({ length: entities }, (_, i) => `e${i}`);
     const push = await t.post("/v1/features/push", {
@@ -237,7 +254,9 @@ describe("online reads: one Redis round trip when warm", () => {
     const token = `${inject("upstashToken")}.rt-${ctx.tenantId}`;
     const counted = { ...env, UPSTASH_REDIS_REST_TOKEN: token };
     const read = async () => {
-      const jwt = await import("../../../../test/helpers/tokens.ts").then((m) => m.signToken({ tenantId: ctx.tenantId, scopes: ["features:read"] }));
+      const jwt = await import("../../../../test/helpers/tokens.ts").then((m) =>
+        m.signToken({ tenantId: ctx.tenantId, scopes: ["features:read"] }),
+      );
       const response = await worker.fetch(
         new Request("http://worker/v1/features/online", {
           method: "POST",
@@ -250,7 +269,8 @@ describe("online reads: one Redis round trip when warm", () => {
       return { response, body: (await response.json()) as any };
     };
     await read(); // warms this isolate's registry
-    const stats = async () => ((await (await fetch(`${inject("upstashUrl")}/__stats`)).json()) as any).byToken[token] ?? 0;
+    const stats = async () =>
+      ((await (await fetch(`${inject("upstashUrl")}/__stats`)).json()) as any).byToken[token] ?? 0;
     const before = await stats();
     const { response, body } = await read();
     expect(response.status).toBe(200);
@@ -268,7 +288,8 @@ describe("online reads: bad input", () => {
   beforeAll(async () => {
     t = await typedTenant();
   });
-  const read = (body: Record<string, unknown>) => t.post("/v1/features/online", { entityType: "user", entityId: "u", ...body });
+  const read = (body: Record<string, unknown>) =>
+    t.post("/v1/features/online", { entityType: "user", entityId: "u", ...body });
 
   it("names every unknown feature (400 UNKNOWN_FEATURE)", async () => {
     const r = await read({ features: ["count", "nope", "user.missing", "message.length"] });
@@ -291,31 +312,61 @@ describe("online reads: bad input", () => {
 
   it("rejects 1,001 entity ids with 400", async () => {
     const ids = Array.from({ length: 1001 }, (_, i) => `e${i}`);
-    expectError(await t.post("/v1/features/online", { entityType: "user", entityIds: ids, features: ["count"] }), 400, "VALIDATION_FAILED");
+    expectError(
+      await t.post("/v1/features/online", { entityType: "user", entityIds: ids, features: ["count"] }),
+      400,
+      "VALIDATION_FAILED",
+    );
   });
 
   it("rejects malformed JSON with 400", async () => {
-    const r = await t.call("/v1/features/online", { method: "POST", rawBody: '{"entityType": "user", "entityId": NaN}', headers: { "content-type": "application/json" } });
+    const r = await t.call("/v1/features/online", {
+      method: "POST",
+      rawBody: '{"entityType": "user", "entityId": NaN}',
+      headers: { "content-type": "application/json" },
+    });
     expectError(r, 400, "BAD_REQUEST");
   });
 });
 
 describe("online reads: security", () => {
   it("requires a token and features:read", async () => {
-    expectError(await api.call("/v1/features/online", { method: "POST", body: { entityType: "user", entityId: "u", features: ["x"] } }), 401, "UNAUTHORIZED");
+    expectError(
+      await api.call("/v1/features/online", {
+        method: "POST",
+        body: { entityType: "user", entityId: "u", features: ["x"] },
+      }),
+      401,
+      "UNAUTHORIZED",
+    );
     const writer = api.as(crypto.randomUUID(), ["features:write", "registry:read"]);
-    expectError(await writer.post("/v1/features/online", { entityType: "user", entityId: "u", features: ["x"] }), 403, "FORBIDDEN");
+    expectError(
+      await writer.post("/v1/features/online", { entityType: "user", entityId: "u", features: ["x"] }),
+      403,
+      "FORBIDDEN",
+    );
   });
 
   it("never shows another tenant's features or values", async () => {
     const a = await typedTenant();
     const b = await typedTenant();
-    await a.post("/v1/features/push", { entityType: "user", rows: [{ entityId: "shared-id", eventTimestamp: minutesAgo(1), features: { count: 7 } }] });
-    const fromB = await b.post("/v1/features/online", { entityType: "user", entityId: "shared-id", features: ["count"] });
+    await a.post("/v1/features/push", {
+      entityType: "user",
+      rows: [{ entityId: "shared-id", eventTimestamp: minutesAgo(1), features: { count: 7 } }],
+    });
+    const fromB = await b.post("/v1/features/online", {
+      entityType: "user",
+      entityId: "shared-id",
+      features: ["count"],
+    });
     expect(fromB.body.statuses.count).toBe("NOT_FOUND");
     const onlyA = testTenantContext();
     await defineFeatures(onlyA, [{ name: "secret", entityType: "user", features: [{ name: "s", dataType: "int64" }] }]);
-    expectError(await b.post("/v1/features/online", { entityType: "user", entityId: "x", features: ["secret.s"] }), 400, "UNKNOWN_FEATURE");
+    expectError(
+      await b.post("/v1/features/online", { entityType: "user", entityId: "x", features: ["secret.s"] }),
+      400,
+      "UNKNOWN_FEATURE",
+    );
   });
 
   it("keeps hostile entity ids in their own keys", async () => {

@@ -3,11 +3,11 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { AppBindings } from "../../../../shared/app.ts";
 import { requireScope } from "../../../../shared/auth.ts";
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
+import { bearerSecurity, errorResponses, jsonBody } from "../../../../shared/openapi.ts";
 import { readValuesAsOf } from "../../../../shared/point-in-time.ts";
+import { connectRedis } from "../../../../shared/redis.ts";
 import { resolveFeatureNames } from "../../../../shared/registry/snapshot.ts";
 import { type TenantContext, tenantContext } from "../../../../shared/tenant-context.ts";
-import { connectRedis } from "../../../../shared/redis.ts";
 import { type EntityFeatures, type OnlineReadResult, readOnlineFeatures } from "../online-reader.ts";
 import { registryFor } from "../registry-cache.ts";
 import { batchOnlineResponse, type OnlineRequest, onlineRequest, onlineResponse } from "../schemas.ts";

@@ -7,8 +7,8 @@ import { requireScope } from "../../../../shared/auth.ts";
 import { AppError } from "../../../../shared/errors.ts";
 import { type FeatureWrite, writeFeatureValues } from "../../../../shared/feature-writes.ts";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
-import { resolveFeatureNames } from "../../../../shared/registry/snapshot.ts";
 import { connectRedis } from "../../../../shared/redis.ts";
+import { resolveFeatureNames } from "../../../../shared/registry/snapshot.ts";
 import { tenantContext } from "../../../../shared/tenant-context.ts";
 import { checkValue } from "../../../../shared/values.ts";
 import { registryFor } from "../registry-cache.ts";
@@ -45,7 +45,8 @@ export function registerPushRoute(app: OpenAPIHono<AppBindings>): void {
       request.rows.forEach((row, index) => {
         const reasons: { feature: string | null; reason: string }[] = [];
         const eventTime = new Date(row.eventTimestamp);
-        if (eventTime.getTime() > now + maxFutureSkewMs) reasons.push({ feature: null, reason: "eventTimestamp is in the future" });
+        if (eventTime.getTime() > now + maxFutureSkewMs)
+          reasons.push({ feature: null, reason: "eventTimestamp is in the future" });
         const rowWrites: FeatureWrite[] = [];
         for (const [name, raw] of Object.entries(row.features)) {
           const feature = resolved.get(name)!;

@@ -8,8 +8,8 @@ import { requireScope } from "../../../../shared/auth.ts";
 import { withTenantSql } from "../../../../shared/db.ts";
 import { AppError } from "../../../../shared/errors.ts";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
-import { resolveFeatureNames } from "../../../../shared/registry/snapshot.ts";
 import { connectRedis } from "../../../../shared/redis.ts";
+import { resolveFeatureNames } from "../../../../shared/registry/snapshot.ts";
 import { tenantContext } from "../../../../shared/tenant-context.ts";
 import { registryFor } from "../registry-cache.ts";
 import { searchRequest, searchResponse } from "../schemas.ts";
@@ -31,7 +31,9 @@ export function registerSearchRoute(app: OpenAPIHono<AppBindings>): void {
       const request = c.req.valid("json");
       const ctx = tenantContext(c);
       const registry = await registryFor(ctx, connectRedis(ctx.env), ctx.env.REDIS_TIMEOUT_MS);
-      const feature = resolveFeatureNames(registry.snapshot, [request.feature], request.entityType).get(request.feature)!;
+      const feature = resolveFeatureNames(registry.snapshot, [request.feature], request.entityType).get(
+        request.feature,
+      )!;
       if (feature.dataType !== "embedding" || !feature.embeddingDimension) {
         throw new AppError("VALIDATION_FAILED", `${feature.qualifiedName} is not an embedding feature`, [
           { path: "feature", message: `is ${feature.dataType}` },
@@ -45,7 +47,9 @@ export function registerSearchRoute(app: OpenAPIHono<AppBindings>): void {
           ]);
         }
         if (request.vector.every((x) => x === 0)) {
-          throw new AppError("VALIDATION_FAILED", "Cosine distance is undefined for a zero vector", [{ path: "vector", message: "all zeros" }]);
+          throw new AppError("VALIDATION_FAILED", "Cosine distance is undefined for a zero vector", [
+            { path: "vector", message: "all zeros" },
+          ]);
         }
       }
       // Candidates examined per query: a wider beam than k keeps recall high.
@@ -64,7 +68,8 @@ export function registerSearchRoute(app: OpenAPIHono<AppBindings>): void {
            ), nearest AS MATERIALIZED (
              SELECT e.entity_id, e.event_timestamp, (e.embedding::${vectorType}) <=> t.q AS distance
              FROM ai_feature_embeddings_online e, target t
-             WHERE e.dimension = ${dim} AND e.feature_id = $2 AND ($3::text IS NULL OR e.entity_id <> $3)
+             WHERE t.q IS NOT NULL AND e.dimension = ${dim} AND e.feature_id = $2
+               AND ($3::text IS NULL OR e.entity_id <> $3)
              ORDER BY (e.embedding::${vectorType}) <=> t.q
              LIMIT $4
            )
@@ -78,7 +83,8 @@ export function registerSearchRoute(app: OpenAPIHono<AppBindings>): void {
         const [found] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
           sql`SELECT 1 FROM ai_feature_embeddings_online WHERE feature_id = ${feature.id} AND entity_id = ${request.entityId!}`,
         ]);
-        if (!found!.length) throw new AppError("NOT_FOUND", `Entity ${request.entityId} has no ${feature.qualifiedName} embedding`);
+        if (!found!.length)
+          throw new AppError("NOT_FOUND", `Entity ${request.entityId} has no ${feature.qualifiedName} embedding`);
       }
       return c.json(
         {
