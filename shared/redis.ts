@@ -30,14 +30,16 @@ const keyVersion = "fs1";
  * unicode in an entity id stay inside their own segment; ids longer than 512 bytes are
  * replaced by their SHA-256 so a 10 KB id cannot bloat keys.
  */
-export async function tenantKey(tenantId: string, ...parts: string[]): Promise<string> {
-  const encoded = await Promise.all(parts.map(encodeKeyPart));
-  return `${keyVersion}:{${tenantId}}:${encoded.join(":")}`;
+export function tenantKey(tenantId: string, ...parts: string[]): Promise<string> {
+  const escaped = parts.map((part) => encodeURIComponent(part).replaceAll("*", "%2A"));
+  // The common case stays synchronous work; only over-long parts need a digest.
+  if (escaped.every((e) => e.length <= 512)) return Promise.resolve(`${keyVersion}:{${tenantId}}:${escaped.join(":")}`);
+  return Promise.all(parts.map((part, i) => (escaped[i]!.length <= 512 ? escaped[i]! : digestPart(part)))).then(
+    (encoded) => `${keyVersion}:{${tenantId}}:${encoded.join(":")}`,
+  );
 }
 
-async function encodeKeyPart(part: string): Promise<string> {
-  const escaped = encodeURIComponent(part).replaceAll("*", "%2A");
-  if (escaped.length <= 512) return escaped;
+async function digestPart(part: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(part));
   return `#${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }

@@ -1,0 +1,85 @@
+// npm run bench [-- --quick] — runs every benchmark (bench/*.bench.ts, inside workerd, on the
+// local stack), writes bench/results.json and renders BENCHMARKS.md.
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dirname, "..");
+const quick = process.argv.includes("--quick");
+
+const stack = spawnSync(process.execPath, ["--import", "tsx", "scripts/stack.ts", "--for-tests", "--quiet"], {
+  cwd: root,
+  stdio: "inherit",
+});
+if (stack.status !== 0) process.exit(stack.status ?? 1);
+
+const results: Record<string, unknown>[] = [];
+const started = Date.now();
+const child = spawn("npx", ["vitest", "run", "--config", "bench/vitest.config.ts"], {
+  cwd: root,
+  env: { ...process.env, BENCH_QUICK: quick ? "1" : "" },
+  stdio: ["ignore", "pipe", "inherit"],
+});
+let buffer = "";
+child.stdout.on("data", (chunk: Buffer) => {
+  buffer += chunk.toString("utf8");
+  let newline = buffer.indexOf("\n");
+  while (newline >= 0) {
+    const line = buffer.slice(0, newline);
+    buffer = buffer.slice(newline + 1);
+    const at = line.indexOf("BENCH ");
+    if (at >= 0) {
+      const m = JSON.parse(line.slice(at + 6));
+      results.push(m);
+      console.log(
+        `${m.name} ${JSON.stringify(m.params)}: ${m.value} ${m.unit} vs floor ${m.floor} ${m.unit} (x${m.ratio})`,
+      );
+    } else if (/✓|×|FAIL|Error/.test(line)) {
+      console.log(line);
+    }
+    newline = buffer.indexOf("\n");
+  }
+});
+const code: number = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));
+
+const machine = {
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model ?? "?",
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  platform: `${os.platform()} ${os.release()}`,
+};
+const document = {
+  date: new Date().toISOString(),
+  quick,
+  durationSeconds: Math.round((Date.now() - started) / 1000),
+  machine,
+  results,
+};
+writeFileSync(path.join(root, "bench/results.json"), `${JSON.stringify(document, null, 2)}\n`);
+
+const floors = new Map<string, string>();
+const rows = results.map((r: any) => {
+  floors.set(r.name.replace(/_p\d+$/, ""), r.floorName);
+  return `| ${r.name} | ${Object.entries(r.params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ")} | ${r.value} ${r.unit} | ${r.floor} ${r.unit} | ${r.ratio} |`;
+});
+const markdown = `# Benchmarks
+
+Latest run: ${document.date}${quick ? " (quick)" : ""}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}.
+Produced by \`npm run bench\`; the raw figures are in \`bench/results.json\`. Each benchmark measures its own floor in
+the same run, interleaved with it, and the ratio (value / floor) is what to read: absolute times on a shared machine are noise.
+
+| measurement | params | value | floor | ratio |
+| --- | --- | --- | --- | --- |
+${rows.join("\n")}
+
+## Floors
+${[...floors].map(([name, floor]) => `- **${name}**: ${floor}`).join("\n")}
+`;
+writeFileSync(path.join(root, "BENCHMARKS.md"), markdown);
+console.log(`\nwrote bench/results.json and BENCHMARKS.md (${results.length} measurements)`);
+if (code !== 0) console.error(`benchmarks failed (vitest exit ${code})`);
+process.exit(code);
