@@ -1,7 +1,7 @@
 // npm run bench [-- --quick] — runs every benchmark (bench/*.bench.ts, inside workerd, on the
 // local stack), writes bench/results.json and renders BENCHMARKS.md.
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 

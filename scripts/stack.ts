@@ -169,7 +169,9 @@ await ensurePostgres();
 await ensureRedis();
 await bootstrapCluster([localStack.databases.dev, localStack.databases.test]);
 for (const db of [localStack.databases.dev, localStack.databases.test]) {
-  const { applied } = await migrate(directUrl("owner", db), quiet ? () => {} : say);
+  const { applied } = await migrate(directUrl("owner", db), quiet ? () => {} : say).catch((error: Error) =>
+    fail(`database ${db}: ${error.message}`),
+  );
   say(`database ${db}: ${applied.length ? `${applied.length} migrations applied` : "up to date"}`);
 }
 if (!args.has("--for-tests")) {

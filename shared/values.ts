@@ -133,3 +133,22 @@ export function checkValue(definition: ValueDefinition, value: unknown): Checked
   const problem = checkRules(rules, typed.value);
   return problem ? fail(problem) : typed;
 }
+
+/**
+ * A value as Postgres returned it from a transformation (through the Neon driver: bigint
+ * and numeric as strings, timestamps as Postgres text), turned into what checkValue expects.
+ */
+export function fromTransformation(dataType: string, raw: unknown): unknown {
+  if (raw === null || raw === undefined) return null;
+  if (dataType === "float64" && typeof raw === "string" && raw.trim() !== "") {
+    const n = Number(raw);
+    return Number.isFinite(n) ? n : raw;
+  }
+  if (dataType === "int64" && typeof raw === "string" && /^-?\d+\.0+$/.test(raw)) return raw.replace(/\.0+$/, "");
+  if (dataType === "timestamp" && typeof raw === "string" && /^\d{4}-\d{2}-\d{2} /.test(raw)) {
+    const iso = raw.replace(" ", "T").replace(/([+-]\d{2})$/, "$1:00");
+    return Number.isNaN(Date.parse(iso)) ? raw : iso;
+  }
+  if (dataType === "bool" && (raw === "t" || raw === "f")) return raw === "t";
+  return raw;
+}

@@ -1,0 +1,55 @@
+// The seed's FeatureStats (mean, std, min, max, nullRate, uniqueCount, histogram) of the
+// values a job wrote, stored on the feature's current version.
+import { sql } from "drizzle-orm";
+import { tenantRows } from "./db.ts";
+import type { TenantContext } from "./tenant-context.ts";
+
+/** Computes the stats of a feature's offline values with event time in [from, to] and stores them. */
+export async function computeFeatureStats(ctx: TenantContext, featureId: string, from: Date, to: Date) {
+  const range = sql`v.feature_id = ${featureId} AND v.event_timestamp >= ${from.toISOString()} AND v.event_timestamp <= ${to.toISOString()}`;
+  const [summary, histogram] = await tenantRows(ctx.db, ctx.tenantId, [
+    sql`SELECT count(*)::int AS count,
+               count(*) FILTER (WHERE jsonb_typeof(v.value) = 'null')::int AS nulls,
+               count(DISTINCT v.value)::int AS unique_count,
+               avg((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS mean,
+               stddev_pop((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS std,
+               min((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS min,
+               max((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS max
+        FROM ai_feature_values v WHERE ${range}`,
+    // Numbers: 10 equal-width buckets labelled by their lower bound. Anything else: the 20 most common values.
+    sql`WITH v AS (SELECT v.value FROM ai_feature_values v WHERE ${range}),
+             bounds AS (SELECT min((value #>> '{}')::float8) AS lo, max((value #>> '{}')::float8) AS hi
+                        FROM v WHERE jsonb_typeof(value) = 'number')
+        SELECT label, n FROM (
+          SELECT round((b.lo + (width_bucket((v.value #>> '{}')::float8, b.lo, b.hi + 1e-9, 10) - 1) * (b.hi - b.lo) / 10)::numeric, 6)::text AS label,
+                 count(*)::int AS n, 0 AS kind
+          FROM v, bounds b WHERE jsonb_typeof(v.value) = 'number'
+          GROUP BY 1
+          UNION ALL
+          SELECT * FROM (
+            SELECT v.value #>> '{}' AS label, count(*)::int AS n, 1 AS kind FROM v
+            WHERE jsonb_typeof(v.value) IN ('string', 'boolean') GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20
+          ) common
+        ) h ORDER BY kind, label`,
+  ]);
+  const s = summary![0]!;
+  const count = Number(s.count);
+  const num = (x: unknown) => (x === null || x === undefined ? null : Number(x));
+  const stats = {
+    count,
+    mean: num(s.mean),
+    std: num(s.std),
+    min: num(s.min),
+    max: num(s.max),
+    nullRate: count ? Number(s.nulls) / count : null,
+    uniqueCount: Number(s.unique_count),
+    histogram: Object.fromEntries(histogram!.map((h) => [String(h.label), Number(h.n)])),
+    computedAt: new Date().toISOString(),
+  };
+  await tenantRows(ctx.db, ctx.tenantId, [
+    sql`UPDATE ai_feature_versions v SET stats = ${JSON.stringify(stats)}::jsonb
+        FROM ai_feature_definitions d
+        WHERE d.id = ${featureId} AND v.feature_id = d.id AND v.version = d.version`,
+  ]);
+  return stats;
+}

@@ -1,0 +1,25 @@
+// The workers' wrangler configs agree with the code: every cron trigger has a task, the
+// dev ports are the ones the README and DESIGN.md give.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { cronTriggers } from "../../workers/cron/src/index.ts";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const read = (file: string) => readFileSync(path.join(root, file), "utf8");
+
+describe("wrangler configs", () => {
+  it("lists exactly the cron triggers the cron worker has tasks for", () => {
+    const crons = /crons = \[([^\]]*)\]/.exec(read("workers/cron/wrangler.toml"))?.[1] ?? "";
+    const listed = [...crons.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+    expect(listed.sort()).toEqual(Object.values(cronTriggers).sort());
+  });
+
+  it.each([
+    ["wrangler.toml", 8787],
+    ["workers/admin/wrangler.toml", 8788],
+    ["workers/cron/wrangler.toml", 8789],
+  ])("%s serves on port %i in dev", (file, port) => {
+    expect(read(file)).toMatch(new RegExp(`\\[dev\\]\\s*\\nport = ${port}`));
+  });
+});

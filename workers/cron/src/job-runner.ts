@@ -1,0 +1,199 @@
+// Runs one claimed materialization job for its tenant, in units of (window, feature), and
+// stops early (keeping a checkpoint) when the invocation's budget is spent, the job is
+// cancelled, or its lease was taken over. Resuming writes nothing twice: offline rows are
+// unique per (feature, entity, event time) and online writes are newest-wins.
+import { sql } from "drizzle-orm";
+import { connectDatabase, tenantRows } from "../../../shared/db.ts";
+import type { Env } from "../../../shared/env.ts";
+import { computeFeatureStats } from "../../../shared/feature-stats.ts";
+import { type FeatureWrite, writeFeatureValues } from "../../../shared/feature-writes.ts";
+import { pgError } from "../../../shared/pg-errors.ts";
+import { loadRegistryFeatures, type ServedFeature } from "../../../shared/registry/snapshot.ts";
+import type { TenantContext } from "../../../shared/tenant-context.ts";
+import { bindTransformation, sandboxStatements, windowValues } from "../../../shared/transformation.ts";
+import { checkValue, fromTransformation } from "../../../shared/values.ts";
+
+export interface ClaimedJob {
+  id: string;
+  tenant_id: string;
+  feature_group_id: string;
+  job_type: "full" | "incremental" | "point_in_time";
+  start_time: string;
+  end_time: string;
+  checkpoint: Checkpoint | null;
+  started_at: string;
+  rows_processed: string | number;
+  rows_failed: string | number;
+}
+
+interface Checkpoint {
+  featureIds: string[];
+  nextUnit: number;
+}
+
+export interface RunLimits {
+  workerId: string;
+  leaseSeconds: number;
+  /** Wall-clock budget for this invocation; the job resumes in the next one. */
+  deadline: number;
+  statementTimeoutMs: number;
+  /** Step of a point_in_time backfill: one window per step. */
+  backfillStepSeconds: number;
+  /** Units to run in this invocation at most. */
+  maxUnits: number;
+}
+
+const writeChunk = 2000;
+const maxFailureSamples = 20;
+
+export type JobOutcome = "completed" | "failed" | "cancelled" | "paused" | "lost";
+
+/** The windows a job covers: one for full/incremental, a series ending at each step for point_in_time. */
+export function jobWindows(job: Pick<ClaimedJob, "job_type" | "start_time" | "end_time">, stepSeconds: number) {
+  const start = new Date(job.start_time).getTime();
+  const end = new Date(job.end_time).getTime();
+  if (job.job_type !== "point_in_time") return [{ start: new Date(start), end: new Date(end) }];
+  const windows: { start: Date; end: Date }[] = [];
+  for (let from = start; from < end; from += stepSeconds * 1000) {
+    windows.push({ start: new Date(from), end: new Date(Math.min(end, from + stepSeconds * 1000)) });
+  }
+  return windows;
+}
+
+export async function runJob(env: Env, job: ClaimedJob, limits: RunLimits): Promise<JobOutcome> {
+  const ctx: TenantContext = {
+    env,
+    db: connectDatabase(env),
+    tenantId: job.tenant_id,
+    subject: "cron",
+    defer: () => {},
+  };
+  const started = Date.now();
+  const registry = await loadRegistryFeatures(ctx.db, ctx.tenantId);
+  const [definitions] = await tenantRows(ctx.db, ctx.tenantId, [
+    sql`SELECT id, transformation_sql FROM ai_feature_definitions
+        WHERE group_id = ${job.feature_group_id} AND status = 'active' AND transformation_sql IS NOT NULL
+        ORDER BY name`,
+  ]);
+  const sqlById = new Map(definitions!.map((d) => [d.id as string, d.transformation_sql as string]));
+  const checkpoint: Checkpoint = job.checkpoint ?? { featureIds: [...sqlById.keys()], nextUnit: 0 };
+  const features = checkpoint.featureIds
+    .map((id) => registry.find((f) => f.id === id))
+    .filter((f): f is ServedFeature => f !== undefined && sqlById.has(f.id));
+  const windows = jobWindows(job, limits.backfillStepSeconds);
+  const totalUnits = windows.length * checkpoint.featureIds.length;
+  let processed = Number(job.rows_processed);
+  let failed = Number(job.rows_failed);
+  const samples: { feature: string; entityId: string; reason: string }[] = [];
+
+  /** Saves progress; false when the job is no longer ours (cancelled, or lease taken over). */
+  async function saveProgress(fields: { status?: string; error?: string | null; done?: boolean }) {
+    const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
+      sql`UPDATE ai_feature_materialization_jobs SET
+            checkpoint = ${JSON.stringify(checkpoint)}::jsonb,
+            progress = ${totalUnits === 0 ? 100 : Math.min(100, Math.round((checkpoint.nextUnit / totalUnits) * 10000) / 100)},
+            rows_processed = ${processed}, rows_failed = ${failed},
+            failure_samples = COALESCE((SELECT jsonb_agg(s) FROM (
+              SELECT s FROM jsonb_array_elements(failure_samples || ${JSON.stringify(samples)}::jsonb) AS s LIMIT ${maxFailureSamples}) AS kept), '[]'),
+            lease_expires_at = ${fields.done ? null : sql`now() + make_interval(secs => ${limits.leaseSeconds})`},
+            status = COALESCE(${fields.status ?? null}, status),
+            error_message = COALESCE(${fields.error ?? null}, error_message),
+            completed_at = CASE WHEN ${Boolean(fields.done)} THEN now() ELSE completed_at END,
+            duration_ms = CASE WHEN ${Boolean(fields.done)} THEN (extract(epoch FROM now() - started_at) * 1000)::bigint ELSE duration_ms END
+          WHERE id = ${job.id} AND lease_owner = ${limits.workerId} AND status = 'running'
+          RETURNING status`,
+    ]);
+    samples.length = 0;
+    return rows!.length > 0;
+  }
+
+  let unitsRun = 0;
+  try {
+    while (checkpoint.nextUnit < totalUnits) {
+      if (Date.now() > limits.deadline || unitsRun >= limits.maxUnits) {
+        // Out of budget: hand the job back (lease ends now) so the next invocation resumes it.
+        const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
+          sql`UPDATE ai_feature_materialization_jobs SET checkpoint = ${JSON.stringify(checkpoint)}::jsonb,
+                rows_processed = ${processed}, rows_failed = ${failed}, lease_expires_at = now()
+              WHERE id = ${job.id} AND lease_owner = ${limits.workerId} AND status = 'running' RETURNING id`,
+        ]);
+        return rows!.length ? "paused" : "lost";
+      }
+      const window = windows[Math.floor(checkpoint.nextUnit / checkpoint.featureIds.length)]!;
+      const featureId = checkpoint.featureIds[checkpoint.nextUnit % checkpoint.featureIds.length]!;
+      const feature = features.find((f) => f.id === featureId);
+      if (feature) {
+        const outcome = await materializeUnit(ctx, feature, sqlById.get(featureId)!, window, limits.statementTimeoutMs);
+        processed += outcome.written;
+        failed += outcome.failures.length;
+        for (const f of outcome.failures) if (samples.length < maxFailureSamples) samples.push(f);
+      }
+      checkpoint.nextUnit++;
+      unitsRun++;
+      if (!(await saveProgress({}))) {
+        return (await currentStatus(ctx, job.id)) === "cancelled" ? "cancelled" : "lost";
+      }
+    }
+    for (const feature of features) {
+      await computeFeatureStats(ctx, feature.id, windows[0]!.end, windows.at(-1)!.end);
+    }
+    return (await saveProgress({ status: "completed", done: true })) ? "completed" : "lost";
+  } catch (error) {
+    const pg = pgError(error);
+    const message = pg ? `${pg.message} (SQLSTATE ${pg.code})` : (error as Error).message;
+    await saveProgress({ status: "failed", error: message.slice(0, 2000), done: true }).catch(() => {});
+    console.error(`job ${job.id} failed after ${Date.now() - started} ms: ${message}`);
+    return "failed";
+  }
+}
+
+async function currentStatus(ctx: TenantContext, jobId: string): Promise<string | null> {
+  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
+    sql`SELECT status FROM ai_feature_materialization_jobs WHERE id = ${jobId}`,
+  ]);
+  return (rows![0]?.status as string | undefined) ?? null;
+}
+
+/** One feature for one window: run its SQL in the sandbox, check each value, write the valid ones. */
+async function materializeUnit(
+  ctx: TenantContext,
+  feature: ServedFeature,
+  sqlText: string,
+  window: { start: Date; end: Date },
+  statementTimeoutMs: number,
+) {
+  const bound = bindTransformation(sqlText);
+  const client = ctx.db.sql;
+  // The sandbox sets the tenant itself (and now() = the window's end), then drops to the transform role.
+  const results = await client.transaction(
+    [
+      ...sandboxStatements(client, { tenantId: ctx.tenantId, asOf: window.end, statementTimeoutMs }),
+      client.query(bound.text, windowValues(bound, window.start, window.end)),
+    ],
+    { readOnly: true },
+  );
+  const rows = results.at(-1) as Record<string, unknown>[];
+  const writes: FeatureWrite[] = [];
+  const failures: { feature: string; entityId: string; reason: string }[] = [];
+  for (const row of rows) {
+    const entityId = row.entity_id === null || row.entity_id === undefined ? "" : String(row.entity_id);
+    if (!entityId) {
+      failures.push({ feature: feature.qualifiedName, entityId, reason: "entity_id is null" });
+      continue;
+    }
+    const checked = checkValue(feature, fromTransformation(feature.dataType, row.value));
+    if (!checked.ok) failures.push({ feature: feature.qualifiedName, entityId, reason: checked.reason });
+    else {
+      writes.push({
+        feature,
+        entityType: feature.entityType,
+        entityId,
+        value: checked.value,
+        valueType: checked.valueType,
+        eventTime: window.end,
+      });
+    }
+  }
+  for (let i = 0; i < writes.length; i += writeChunk) await writeFeatureValues(ctx, writes.slice(i, i + writeChunk));
+  return { written: writes.length, failures };
+}

@@ -1,0 +1,337 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { withTenantSql } from "../../../shared/db.ts";
+import { createJob } from "../../../shared/jobs.ts";
+import { bootstrapTenant } from "../../../shared/registry/bootstrap.ts";
+import { findGroup } from "../../../shared/registry/groups.ts";
+import type { TenantContext } from "../../../shared/tenant-context.ts";
+import { TISTIS_GROUPS } from "../../../shared/tistis-features.ts";
+import { bindTransformation, sandboxStatements, windowValues } from "../../../shared/transformation.ts";
+import { checkValue, fromTransformation } from "../../../shared/values.ts";
+import { generateConversations, insertConversations } from "../../../test/helpers/conversations.ts";
+import { apiClient } from "../../../test/helpers/http.ts";
+import { defineFeatures, testTenantContext } from "../../../test/helpers/registry.ts";
+import { appDatabase, createTenant } from "../../../test/helpers/stack.ts";
+import serving from "../../serving/src/index.ts";
+import worker, { cronTriggers } from "./index.ts";
+import { runMaterialization } from "./materialize.ts";
+
+const DAY = 86_400_000;
+
+async function runScheduled(cron: string, tenants: string[]) {
+  const controller = createScheduledController({ scheduledTime: Date.now(), cron });
+  const ctx = createExecutionContext();
+  await worker.scheduled(controller, { ...env, MATERIALIZE_TENANTS: tenants.join(",") }, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+async function jobs(ctx: TenantContext) {
+  const [rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+    sql`SELECT id, status, error_message, rows_processed::int AS rows_processed, rows_failed::int AS rows_failed, attempts, progress
+        FROM ai_feature_materialization_jobs ORDER BY created_at`,
+  ]);
+  return rows!;
+}
+
+async function offlineValues(ctx: TenantContext, featureId: string) {
+  const [rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+    sql`SELECT entity_id, value, event_timestamp FROM ai_feature_values WHERE feature_id = ${featureId} ORDER BY entity_id, event_timestamp`,
+  ]);
+  return rows!;
+}
+
+/** The transformation run directly, in the same sandbox, for one window: entity → checked value. */
+async function computeDirectly(ctx: TenantContext, sqlText: string, dataType: string, start: Date, end: Date) {
+  const bound = bindTransformation(sqlText);
+  const client = ctx.db.sql;
+  const results = await client.transaction(
+    [
+      ...sandboxStatements(client, { tenantId: ctx.tenantId, asOf: end, statementTimeoutMs: 10_000 }),
+      client.query(bound.text, windowValues(bound, start, end)),
+    ],
+    { readOnly: true },
+  );
+  const expected = new Map<string, unknown>();
+  for (const row of results.at(-1) as Record<string, unknown>[]) {
+    const checked = checkValue(
+      { dataType, embeddingDimension: null, validationRules: null },
+      fromTransformation(dataType, row.value),
+    );
+    if (checked.ok && row.entity_id !== null) expected.set(String(row.entity_id), checked.value);
+  }
+  return expected;
+}
+
+async function tistisTenant(seed: number) {
+  const tenantId = await createTenant(`tistis-${seed}`);
+  const ctx = testTenantContext(tenantId);
+  await bootstrapTenant(ctx);
+  const now = Date.now();
+  const conversations = generateConversations(seed, 80, 12, new Date(now - 20 * DAY), new Date(now - 60_000));
+  const userIds = await insertConversations(tenantId, 12, conversations);
+  return { ctx, userIds };
+}
+
+describe("materialization of the TIS TIS features", () => {
+  it("computes every feature with SQL for its tenant only, and serves it online", async () => {
+    const [a, b] = [await tistisTenant(1), await tistisTenant(2)];
+    const start = new Date(Date.now() - 30 * DAY);
+    const end = new Date();
+    for (const t of [a, b]) {
+      for (const g of TISTIS_GROUPS) {
+        const group = await findGroup(t.ctx, g.name);
+        await createJob(t.ctx, {
+          featureGroupId: group!.id,
+          jobType: "full",
+          startTime: start.toISOString(),
+          endTime: end.toISOString(),
+        });
+      }
+    }
+    await runScheduled(cronTriggers.materialize, [a.ctx.tenantId, b.ctx.tenantId]);
+
+    for (const [self, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const states = await jobs(self.ctx);
+      expect(states.map((j) => j.status)).toEqual(["completed", "completed", "completed", "completed"]);
+      expect(states.every((j) => Number(j.progress) === 100)).toBe(true);
+      const [features] = await withTenantSql(self.ctx.db, self.ctx.tenantId, (sql) => [
+        sql`SELECT d.id, d.name, g.name AS group_name, d.data_type, d.transformation_sql FROM ai_feature_definitions d
+            JOIN ai_feature_groups g ON g.id = d.group_id WHERE d.transformation_sql IS NOT NULL ORDER BY 3, 2`,
+      ]);
+      expect(features).toHaveLength(12);
+      let total = 0;
+      for (const f of features!) {
+        const expected = await computeDirectly(
+          self.ctx,
+          f.transformation_sql as string,
+          f.data_type as string,
+          start,
+          end,
+        );
+        const stored = await offlineValues(self.ctx, f.id as string);
+        const actual = new Map(stored.map((r) => [r.entity_id as string, r.value]));
+        expect(actual, `${f.group_name}.${f.name}`).toEqual(expected);
+        for (const r of stored) expect(new Date(r.event_timestamp as string).getTime()).toBe(end.getTime());
+        total += stored.length;
+        // Tenant B's users, conversations and tenant id never appear among A's entities.
+        for (const entityId of actual.keys()) {
+          expect(other.userIds).not.toContain(entityId);
+          expect(entityId).not.toBe(other.ctx.tenantId);
+        }
+      }
+      expect(total).toBeGreaterThan(100);
+      const versions = await withTenantSql(self.ctx.db, self.ctx.tenantId, (sql) => [
+        sql`SELECT v.stats FROM ai_feature_versions v JOIN ai_feature_definitions d ON d.id = v.feature_id
+            WHERE d.name = 'conversation_count'`,
+      ]);
+      expect(versions[0]![0]!.stats).toMatchObject({ count: 12, nullRate: 0 });
+    }
+
+    // The online route returns the materialized value.
+    const direct = await computeDirectly(a.ctx, TISTIS_GROUPS[1]!.features[0]!.transformationSql!, "int64", start, end);
+    const [userId, count] = [...direct.entries()][0]!;
+    const read = await apiClient(serving)
+      .as(a.ctx.tenantId, ["features:read"])
+      .post("/v1/features/online", { entityType: "user", entityId: userId, features: ["user.conversation_count"] });
+    expect(read.body.features["user.conversation_count"]).toBe(count);
+    expect(read.body.timestamps["user.conversation_count"]).toBe(end.toISOString());
+  });
+});
+
+describe("backfills", () => {
+  it("computes NOW()-based features as of each window's end", async () => {
+    const tenantId = await createTenant("backfill");
+    const ctx = testTenantContext(tenantId);
+    const { groups, features } = await defineFeatures(ctx, [
+      {
+        name: "tenant",
+        entityType: "tenant",
+        features: [
+          {
+            name: "conversations_last_day",
+            dataType: "int64",
+            sourceType: "batch",
+            transformationSql: `SELECT tenant_id AS entity_id, COUNT(*) AS value FROM ai_conversations
+              WHERE created_at >= NOW() - INTERVAL '1 day' AND created_at < NOW() GROUP BY tenant_id`,
+          },
+        ],
+      },
+    ]);
+    const day0 = Date.UTC(2026, 9, 1);
+    const at = (day: number, hour: number) => new Date(day0 + day * DAY + hour * 3_600_000);
+    const perDay = [2, 5, 1];
+    const conversations = perDay.flatMap((n, day) =>
+      Array.from({ length: n }, (_, i) => ({
+        userIndex: 0,
+        channel: "web",
+        createdAt: at(day, 1 + i),
+        durationSeconds: 60,
+        messages: [],
+        ratings: [],
+      })),
+    );
+    await insertConversations(tenantId, 1, conversations);
+    await createJob(ctx, {
+      featureGroupId: groups.get("tenant")!.id,
+      jobType: "point_in_time",
+      startTime: at(0, 0).toISOString(),
+      endTime: at(3, 0).toISOString(),
+    });
+    const run = await runMaterialization(ctx.env, { tenants: [tenantId] });
+    expect(Object.values(run.outcomes)).toEqual(["completed"]);
+    const stored = await offlineValues(ctx, features.get("tenant.conversations_last_day")!.id);
+    expect(stored.map((r) => [new Date(r.event_timestamp as string).toISOString(), r.value])).toEqual([
+      [at(1, 0).toISOString(), 2],
+      [at(2, 0).toISOString(), 5],
+      [at(3, 0).toISOString(), 1],
+    ]);
+  });
+});
+
+describe("hostile transformation SQL", () => {
+  it.each([
+    ["a write", "DELETE FROM ai_conversations RETURNING id AS entity_id, 1 AS value", /read-only transaction/],
+    [
+      "pg_sleep beyond the timeout",
+      "SELECT id AS entity_id, 1 AS value FROM tenants, pg_sleep(5)",
+      /statement timeout/,
+    ],
+    ["reading feature-store tables", "SELECT entity_id, value FROM ai_feature_online", /permission denied/],
+    [
+      "set_config to another tenant",
+      "SELECT set_config('app.tenant_id', '00000000-0000-0000-0000-000000000000', true) AS entity_id, 1 AS value",
+      /set_config/,
+    ],
+    [
+      "multiple statements",
+      "SELECT id AS entity_id, 1 AS value FROM tenants; DELETE FROM ai_conversations",
+      /multiple commands|syntax/,
+    ],
+  ])("fails the job cleanly on %s and writes nothing", async (_label, transformationSql, message) => {
+    const tenantId = await createTenant("hostile");
+    const ctx = testTenantContext(tenantId);
+    await insertConversations(tenantId, 1, generateConversations(3, 3, 1, new Date(Date.now() - DAY), new Date()));
+    const { groups } = await defineFeatures(ctx, [{ name: "tenant", entityType: "tenant", features: [] }]);
+    // Stored directly: the admin API would refuse this SQL when saved.
+    const [inserted] = await withTenantSql(appDatabase(), tenantId, (sql) => [
+      sql`INSERT INTO ai_feature_definitions (tenant_id, group_id, name, display_name, data_type, source_type, transformation_sql)
+          VALUES (${tenantId}, ${groups.get("tenant")!.id}, 'evil', 'Evil', 'int64', 'batch', ${transformationSql}) RETURNING id`,
+    ]);
+    await createJob(ctx, {
+      featureGroupId: groups.get("tenant")!.id,
+      jobType: "full",
+      startTime: new Date(Date.now() - DAY).toISOString(),
+      endTime: new Date().toISOString(),
+    });
+    const [conversationsBefore] = await withTenantSql(appDatabase(), tenantId, (sql) => [
+      sql`SET LOCAL ROLE fs_transform`,
+      sql`SELECT count(*)::int AS n FROM ai_conversations`,
+    ]).then((r) => [r[1]]);
+    const run = await runMaterialization(ctx.env, { tenants: [tenantId], statementTimeoutMs: 1000 });
+    expect(Object.values(run.outcomes)).toEqual(["failed"]);
+    const [job] = await jobs(ctx);
+    expect(job!.status).toBe("failed");
+    expect(job!.error_message).toMatch(message);
+    expect(await offlineValues(ctx, inserted![0]!.id as string)).toEqual([]);
+    const [conversationsAfter] = await withTenantSql(appDatabase(), tenantId, (sql) => [
+      sql`SET LOCAL ROLE fs_transform`,
+      sql`SELECT count(*)::int AS n FROM ai_conversations`,
+    ]).then((r) => [r[1]]);
+    expect(conversationsAfter).toEqual(conversationsBefore);
+  });
+});
+
+describe("claims and leases", () => {
+  async function tenantWithJobs(count: number) {
+    const tenantId = await createTenant("claims");
+    const ctx = testTenantContext(tenantId);
+    await insertConversations(
+      tenantId,
+      5,
+      generateConversations(9, 30, 5, new Date(Date.now() - 10 * DAY), new Date()),
+    );
+    const { groups, features } = await defineFeatures(ctx, [
+      {
+        name: "user",
+        entityType: "user",
+        features: [
+          {
+            name: "conversations",
+            dataType: "int64",
+            sourceType: "batch",
+            transformationSql: `SELECT user_id AS entity_id, COUNT(*) AS value FROM ai_conversations
+              WHERE created_at >= :start_time AND created_at < :end_time GROUP BY user_id`,
+          },
+        ],
+      },
+    ]);
+    for (let i = 0; i < count; i++) {
+      await createJob(ctx, {
+        featureGroupId: groups.get("user")!.id,
+        jobType: "point_in_time",
+        startTime: new Date(Date.now() - (10 - i) * DAY).toISOString(),
+        endTime: new Date(Date.now() - (7 - i) * DAY).toISOString(),
+      });
+    }
+    return { ctx, featureId: features.get("user.conversations")!.id };
+  }
+
+  it("runs each job once when two invocations overlap", async () => {
+    const { ctx, featureId } = await tenantWithJobs(4);
+    const [first, second] = await Promise.all([
+      runMaterialization(ctx.env, { tenants: [ctx.tenantId], workerId: "worker-a" }),
+      runMaterialization(ctx.env, { tenants: [ctx.tenantId], workerId: "worker-b" }),
+    ]);
+    const ran = [...Object.keys(first.outcomes), ...Object.keys(second.outcomes)];
+    expect(ran).toHaveLength(4);
+    expect(new Set(ran).size).toBe(4);
+    const states = await jobs(ctx);
+    expect(states.map((j) => [j.status, j.attempts])).toEqual(Array(4).fill(["completed", 1]));
+    const stored = await offlineValues(ctx, featureId);
+    const keys = stored.map((r) => `${r.entity_id}@${r.event_timestamp}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(states.reduce((n, j) => n + Number(j.rows_processed), 0)).toBeGreaterThanOrEqual(keys.length);
+  });
+
+  it("finishes a job whose worker died mid-way, with no duplicate rows", async () => {
+    const { ctx, featureId } = await tenantWithJobs(1);
+    // The first worker runs one window of three, then "dies": its last checkpoint is lost
+    // and its lease runs out.
+    const partial = await runMaterialization(ctx.env, {
+      tenants: [ctx.tenantId],
+      workerId: "doomed",
+      maxUnitsPerJob: 1,
+    });
+    expect(Object.values(partial.outcomes)).toEqual(["paused"]);
+    const written = (await offlineValues(ctx, featureId)).length;
+    expect(written).toBeGreaterThan(0);
+    await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+      sql`UPDATE ai_feature_materialization_jobs
+          SET checkpoint = jsonb_set(checkpoint, '{nextUnit}', '0'), status = 'running', lease_owner = 'doomed',
+              lease_expires_at = now() - interval '1 second'`,
+    ]);
+    const rescue = await runMaterialization(ctx.env, { tenants: [ctx.tenantId], workerId: "rescuer" });
+    expect(Object.values(rescue.outcomes)).toEqual(["completed"]);
+    const [job] = await jobs(ctx);
+    expect(job!.attempts).toBe(2);
+    const stored = await offlineValues(ctx, featureId);
+    const keys = stored.map((r) => `${r.entity_id}@${r.event_timestamp}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(new Set(stored.map((r) => r.event_timestamp)).size).toBe(3);
+  });
+
+  it("stops a job cancelled while it runs", async () => {
+    const { ctx } = await tenantWithJobs(1);
+    await runMaterialization(ctx.env, { tenants: [ctx.tenantId], maxUnitsPerJob: 1 });
+    const [job] = await jobs(ctx);
+    const { cancelJob } = await import("../../../shared/jobs.ts");
+    expect((await cancelJob(ctx, job!.id as string)).status).toBe("cancelled");
+    const again = await runMaterialization(ctx.env, { tenants: [ctx.tenantId] });
+    expect(again.outcomes).toEqual({});
+    expect((await jobs(ctx))[0]!.status).toBe("cancelled");
+  });
+});

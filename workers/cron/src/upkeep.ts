@@ -1,0 +1,31 @@
+// Partition upkeep (the seed's create_feature_partition, plus retention) and TTL expiry of
+// the online tables. Both are idempotent and safe to run concurrently (advisory lock,
+// SKIP LOCKED), through SECURITY DEFINER functions: the app role cannot do more.
+import { sql } from "drizzle-orm";
+import { connectDatabase } from "../../../shared/db.ts";
+import type { Env } from "../../../shared/env.ts";
+
+export async function runPartitionUpkeep(env: Env, options: { monthsAhead?: number; retentionMonths?: number } = {}) {
+  const { db } = connectDatabase(env);
+  const created = await db.execute(sql`SELECT create_feature_partition(${options.monthsAhead ?? 3}) AS name`);
+  const dropped = await db.execute(sql`SELECT drop_old_feature_partitions(${options.retentionMonths ?? 24}) AS name`);
+  return {
+    created: created.rows.map((r) => r.name as string),
+    dropped: dropped.rows.map((r) => r.name as string),
+  };
+}
+
+/** Deletes expired online rows in batches until none are left or the budget is spent. */
+export async function runTtlExpiry(env: Env, options: { batchSize?: number; budgetMs?: number } = {}) {
+  const { db } = connectDatabase(env);
+  const batch = options.batchSize ?? 5000;
+  const deadline = Date.now() + (options.budgetMs ?? 20_000);
+  let deleted = 0;
+  for (;;) {
+    const result = await db.execute(sql`SELECT expire_online_values(${batch}) AS n`);
+    const n = Number(result.rows[0]!.n);
+    deleted += n;
+    if (n < batch || Date.now() > deadline) break;
+  }
+  return { deleted };
+}
