@@ -29,19 +29,20 @@ export function createApp(): OpenAPIHono<AppBindings> {
  */
 export function protectApi(
   app: OpenAPIHono<AppBindings>,
-  options: { prefix: string; openApiPath: string; maxBodyBytes: number },
+  options: { prefix: string; openApiPath: string; maxBodyBytes: number; largeBodies?: Record<string, number> },
 ): void {
   app.use(`${options.prefix}/*`, async (c, next) => {
     if (c.req.path === options.openApiPath) return next();
     return authenticate()(c, next);
   });
-  app.use(
-    `${options.prefix}/*`,
+  const limiter = (maxSize: number) =>
     bodyLimit({
-      maxSize: options.maxBodyBytes,
+      maxSize,
       onError: () => {
-        throw new AppError("PAYLOAD_TOO_LARGE", `The body is larger than ${options.maxBodyBytes} bytes`);
+        throw new AppError("PAYLOAD_TOO_LARGE", `The body is larger than ${maxSize} bytes`);
       },
-    }),
-  );
+    });
+  const standard = limiter(options.maxBodyBytes);
+  const large = new Map(Object.entries(options.largeBodies ?? {}).map(([path, size]) => [path, limiter(size)]));
+  app.use(`${options.prefix}/*`, (c, next) => (large.get(c.req.path) ?? standard)(c, next));
 }

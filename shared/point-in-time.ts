@@ -1,50 +1,94 @@
 // Values as they were at a point in time, from the offline store: for each (feature,
-// entity), the row with the latest event_timestamp <= t (ties: the latest created_at).
+// entity), the row with the latest event_timestamp <= t.
 import { sql } from "drizzle-orm";
 import { tenantRows } from "./db.ts";
 import type { ServedFeature } from "./registry/snapshot.ts";
 import type { TenantContext } from "./tenant-context.ts";
 
-export interface AsOfCell {
-  eventMs: number;
-  value: unknown;
+export interface TimedPair {
+  entityId: string;
+  timestamp: Date;
 }
 
-/** One round trip; a LATERAL probe per (feature, entity) on the lookup index, pruned by time. */
-export async function readValuesAsOf(
+export interface PointInTimeCell {
+  value: unknown;
+  eventMs: number;
+}
+
+export interface PointInTimeRow {
+  entityId: string;
+  timestamp: Date;
+  /** One per requested feature, in request order; null when no value existed at the time. */
+  cells: (PointInTimeCell | null)[];
+}
+
+/** A uuid[] literal (uuids need no quoting), sent as one parameter. */
+const uuidArray = (ids: string[]) => `{${ids.join(",")}}`;
+
+/** Cells per Postgres round trip: pairs x features per chunk stays near this. */
+const cellsPerChunk = 20_000;
+
+/**
+ * Point-in-time rows for a training set, in request order (duplicates kept), one chunk per
+ * Postgres round trip so that memory stays flat however many pairs are asked for.
+ *
+ * Each (pair, feature) is one LATERAL probe on the lookup index
+ * (tenant, feature, entity type, entity, event time), read backwards from t through a Merge
+ * Append of the partitions (those after t are pruned at run time) and stopped at the first
+ * row: the newest event_timestamp <= t. With asOfIngestion the probe also requires
+ * created_at <= t, so rows backfilled later cannot leak into the past. Ties on event time
+ * cannot happen: the store keeps one row per (feature, entity, event time), the first one
+ * written; ordering by created_at as well would force a sort of each entity's history.
+ */
+export async function* readPointInTime(
   ctx: TenantContext,
-  entityType: string,
-  features: ServedFeature[],
-  entityIds: string[],
-  at: Date,
-): Promise<Map<string, AsOfCell>> {
-  const scalar = features.filter((f) => f.dataType !== "embedding").map((f) => f.id);
-  const vectors = features.filter((f) => f.dataType === "embedding").map((f) => f.id);
-  const atIso = at.toISOString();
-  // Lists travel as one JSON parameter: drizzle would expand an array into a row of parameters.
-  const list = (values: string[]) => sql`(SELECT jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
-  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
-    sql`SELECT f.feature_id, e.entity_id, v.value, (extract(epoch FROM v.event_timestamp) * 1000)::bigint AS event_ms
-        FROM (SELECT id::uuid AS feature_id FROM ${list(scalar)} AS l(id)) AS f
-        CROSS JOIN ${list(entityIds)} AS e(entity_id)
-        JOIN LATERAL (
-          SELECT value, event_timestamp FROM ai_feature_values v
-          WHERE v.feature_id = f.feature_id AND v.entity_type = ${entityType} AND v.entity_id = e.entity_id
-            AND v.event_timestamp <= ${atIso}
-          ORDER BY v.event_timestamp DESC, v.created_at DESC LIMIT 1
-        ) v ON true
-        UNION ALL
-        SELECT f.feature_id, e.entity_id, v.embedding::text::jsonb, (extract(epoch FROM v.event_timestamp) * 1000)::bigint
-        FROM (SELECT id::uuid AS feature_id FROM ${list(vectors)} AS l(id)) AS f
-        CROSS JOIN ${list(entityIds)} AS e(entity_id)
-        JOIN LATERAL (
-          SELECT embedding, event_timestamp FROM ai_feature_embeddings v
-          WHERE v.feature_id = f.feature_id AND v.entity_type = ${entityType} AND v.entity_id = e.entity_id
-            AND v.event_timestamp <= ${atIso}
-          ORDER BY v.event_timestamp DESC, v.created_at DESC LIMIT 1
-        ) v ON true`,
-  ]);
-  return new Map(
-    rows!.map((r) => [`${r.feature_id}\u0000${r.entity_id}`, { eventMs: Number(r.event_ms), value: r.value }]),
-  );
+  request: { entityType: string; features: ServedFeature[]; pairs: TimedPair[]; asOfIngestion: boolean },
+): AsyncGenerator<PointInTimeRow[]> {
+  const featureOrder = new Map(request.features.map((f, i) => [f.id, i]));
+  const scalar = request.features.filter((f) => f.dataType !== "embedding");
+  const vectors = request.features.filter((f) => f.dataType === "embedding");
+  const chunk = Math.max(1, Math.floor(cellsPerChunk / Math.max(1, request.features.length)));
+  for (let start = 0; start < request.pairs.length; start += chunk) {
+    const pairs = request.pairs.slice(start, start + chunk);
+    const pairsJson = JSON.stringify(
+      pairs.map((p, i) => ({ ord: i, entity_id: p.entityId, ts: p.timestamp.toISOString() })),
+    );
+    const probe = (table: "ai_feature_values" | "ai_feature_embeddings", features: ServedFeature[]) => {
+      const column = table === "ai_feature_values" ? sql`v.value` : sql`v.embedding::text::jsonb`;
+      return sql`WITH req AS (
+            SELECT * FROM jsonb_to_recordset(${pairsJson}::jsonb) AS r(ord int, entity_id text, ts timestamptz)
+          )
+          SELECT r.ord, f.feature_id, hit.value, hit.event_ms
+          FROM req r CROSS JOIN unnest(${uuidArray(features.map((f) => f.id))}::uuid[]) AS f(feature_id)
+          JOIN LATERAL (
+            SELECT ${column} AS value, (extract(epoch FROM v.event_timestamp) * 1000)::bigint AS event_ms
+            FROM ${sql.identifier(table)} v
+            WHERE v.feature_id = f.feature_id AND v.entity_type = ${request.entityType} AND v.entity_id = r.entity_id
+              AND v.event_timestamp <= r.ts
+              AND (${!request.asOfIngestion} OR v.created_at <= r.ts)
+            ORDER BY v.event_timestamp DESC
+            LIMIT 1
+          ) hit ON true`;
+    };
+    const queries = [
+      ...(scalar.length ? [probe("ai_feature_values", scalar)] : []),
+      ...(vectors.length ? [probe("ai_feature_embeddings", vectors)] : []),
+    ];
+    // JIT compilation costs more than these index probes ever take.
+    const [, ...results] = await tenantRows(ctx.db, ctx.tenantId, [sql`SET LOCAL jit = off`, ...queries]);
+    const rows: PointInTimeRow[] = pairs.map((p) => ({
+      entityId: p.entityId,
+      timestamp: p.timestamp,
+      cells: request.features.map(() => null),
+    }));
+    for (const result of results) {
+      for (const hit of result) {
+        rows[Number(hit.ord)]!.cells[featureOrder.get(hit.feature_id as string)!] = {
+          value: hit.value,
+          eventMs: Number(hit.event_ms),
+        };
+      }
+    }
+    yield rows;
+  }
 }

@@ -13,6 +13,8 @@ export interface ApiResponse {
   status: number;
   headers: Headers;
   body: any;
+  /** The body as received. */
+  text: string;
 }
 
 export interface CallOptions {
@@ -44,7 +46,7 @@ export function apiClient(worker: FetchWorker) {
     try {
       parsed = JSON.parse(text);
     } catch {}
-    return { status: response.status, headers: response.headers, body: parsed };
+    return { status: response.status, headers: response.headers, body: parsed, text };
   }
 
   /** A caller for one tenant with the given scopes (all by default). */

@@ -30,7 +30,7 @@ export async function runMaterialization(env: Env, options: MaterializeOptions =
     maxUnits: options.maxUnitsPerJob ?? Number.POSITIVE_INFINITY,
   };
   const tenants = options.tenants?.length ? JSON.stringify(options.tenants) : null;
-  const tenantList = sql`(SELECT array_agg(t::uuid) FROM jsonb_array_elements_text(${tenants}::jsonb) AS t)`;
+  const tenantList = sql`(SELECT array_agg(t.id::uuid) FROM jsonb_array_elements_text(${tenants}::jsonb) AS t(id))`;
   const enqueued = await db.db.execute(sql`SELECT id FROM enqueue_due_incremental_jobs(now(), ${tenantList})`);
   const outcomes: Record<string, JobOutcome> = {};
   const maxJobs = options.maxJobs ?? 10;

@@ -2,6 +2,8 @@
 import { createApp, protectApi } from "../../../shared/app.ts";
 import { registerHealthRoute } from "../../../shared/health.ts";
 import { registerBearerScheme } from "../../../shared/openapi.ts";
+import { registerBatchRoute } from "./routes/batch.ts";
+import { registerHistoricalRoute } from "./routes/historical.ts";
 import { registerOnlineRoute } from "./routes/online.ts";
 import { registerPushRoute } from "./routes/push.ts";
 import { registerSearchRoute } from "./routes/search.ts";
@@ -18,10 +20,19 @@ app.doc31("/v1/openapi.json", {
   info: { title: "Feature store serving API", version: "1.0.0" },
 });
 
-protectApi(app, { prefix: "/v1", openApiPath: "/v1/openapi.json", maxBodyBytes });
+// Training sets are asked for in bulk: up to 1,000,000 (entity, timestamp) pairs.
+const maxHistoricalBodyBytes = 100 * 1024 * 1024;
+protectApi(app, {
+  prefix: "/v1",
+  openApiPath: "/v1/openapi.json",
+  maxBodyBytes,
+  largeBodies: { "/v1/features/historical": maxHistoricalBodyBytes },
+});
 
 registerOnlineRoute(app);
 registerPushRoute(app);
 registerSearchRoute(app);
+registerHistoricalRoute(app);
+registerBatchRoute(app);
 
 export default app;

@@ -105,3 +105,61 @@ export const searchResponse = z
     metadata: z.object({ latencyMs: z.number(), efSearch: z.number().int() }),
   })
   .openapi("EmbeddingSearchResponse");
+
+export const maxJsonPairs = 10_000;
+export const maxStreamedPairs = 1_000_000;
+
+export const historicalRequest = z
+  .strictObject({
+    entityType,
+    entityTimestampPairs: z
+      .array(z.strictObject({ entityId, timestamp: isoTimestamp }))
+      .min(1)
+      .max(maxStreamedPairs),
+    features: z.array(featureName).min(1).max(200),
+    asOfIngestion: z
+      .boolean()
+      .default(false)
+      .openapi({ description: "Also require created_at <= timestamp (what the store knew then)" }),
+  })
+  .openapi("PointInTimeRequest");
+
+export const historicalResponse = z
+  .object({
+    rows: z.array(
+      z.object({
+        entityId: z.string(),
+        timestamp: z.string(),
+        features: z.record(z.string(), z.unknown()),
+        eventTimestamps: z.record(z.string(), z.string().nullable()),
+        statuses: z.record(z.string(), z.enum(["PRESENT", "NOT_FOUND", "EXPIRED"])),
+      }),
+    ),
+    metadata: z.object({ source: z.literal("offline"), totalRows: z.number().int(), latencyMs: z.number() }),
+  })
+  .openapi("PointInTimeResponse");
+
+export const batchRequest = z
+  .strictObject({
+    entityType,
+    entityIds: z.array(entityId).min(1).max(1000),
+    features: z.array(featureName).min(1).max(200),
+    startTime: isoTimestamp.optional(),
+    endTime: isoTimestamp.optional(),
+    limit: z.number().int().min(1).max(10_000).default(1000),
+    cursor: z.string().max(2048).optional(),
+  })
+  .refine((r) => !r.startTime || !r.endTime || Date.parse(r.startTime) < Date.parse(r.endTime), {
+    message: "startTime must be before endTime",
+    path: ["endTime"],
+  })
+  .openapi("BatchFeatureRequest");
+
+export const batchResponse = z
+  .object({
+    rows: z.array(
+      z.object({ entityId: z.string(), eventTimestamp: z.string(), features: z.record(z.string(), z.unknown()) }),
+    ),
+    metadata: z.object({ totalRows: z.number().int(), latencyMs: z.number(), nextCursor: z.string().nullable() }),
+  })
+  .openapi("BatchFeatureResponse");

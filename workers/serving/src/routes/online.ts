@@ -4,32 +4,42 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { AppBindings } from "../../../../shared/app.ts";
 import { requireScope } from "../../../../shared/auth.ts";
 import { bearerSecurity, errorResponses, jsonBody } from "../../../../shared/openapi.ts";
-import { readValuesAsOf } from "../../../../shared/point-in-time.ts";
+import { readPointInTime } from "../../../../shared/point-in-time.ts";
 import { connectRedis } from "../../../../shared/redis.ts";
 import { resolveFeatureNames } from "../../../../shared/registry/snapshot.ts";
 import { type TenantContext, tenantContext } from "../../../../shared/tenant-context.ts";
 import { type EntityFeatures, type OnlineReadResult, readOnlineFeatures } from "../online-reader.ts";
 import { registryFor } from "../registry-cache.ts";
 import { batchOnlineResponse, type OnlineRequest, onlineRequest, onlineResponse } from "../schemas.ts";
+import { toObject } from "../training-formats.ts";
 
+/** With `timestamp`: the historical path (the offline store as of that time). */
 async function readAsOf(ctx: TenantContext, request: OnlineRequest, entityIds: string[]): Promise<OnlineReadResult> {
   const registry = await registryFor(ctx, connectRedis(ctx.env), ctx.env.REDIS_TIMEOUT_MS);
   const resolved = resolveFeatureNames(registry.snapshot, request.features, request.entityType);
-  const at = new Date(request.timestamp!);
-  const cells = await readValuesAsOf(ctx, request.entityType, [...new Set(resolved.values())], entityIds, at);
-  const entities = entityIds.map((entityId) => {
-    const result: EntityFeatures = { entityId, features: {}, timestamps: {}, statuses: {} };
-    for (const name of request.features) {
-      const feature = resolved.get(name)!;
-      const cell = cells.get(`${feature.id}\u0000${entityId}`);
-      const expired = cell && feature.ttlSeconds !== null && at.getTime() - cell.eventMs > feature.ttlSeconds * 1000;
-      result.statuses[name] = !cell ? "NOT_FOUND" : expired ? "EXPIRED" : "PRESENT";
-      result.features[name] = cell && !expired ? cell.value : null;
-      result.timestamps[name] = cell && !expired ? new Date(cell.eventMs).toISOString() : null;
-    }
-    return result;
+  const features = request.features.map((n) => resolved.get(n)!);
+  const timestamp = new Date(request.timestamp!);
+  const entities: EntityFeatures[] = [];
+  let postgresRoundTrips = 0;
+  const chunks = readPointInTime(ctx, {
+    entityType: request.entityType,
+    features,
+    pairs: entityIds.map((entityId) => ({ entityId, timestamp })),
+    asOfIngestion: false,
   });
-  return { entities, servedFrom: "postgres", redis: "disabled", redisRoundTrips: 0, postgresRoundTrips: 1 };
+  for await (const chunk of chunks) {
+    postgresRoundTrips++;
+    for (const row of chunk) {
+      const o = toObject(row, request.features, features);
+      entities.push({
+        entityId: o.entityId,
+        features: o.features,
+        timestamps: o.eventTimestamps,
+        statuses: o.statuses,
+      });
+    }
+  }
+  return { entities, servedFrom: "postgres", redis: "disabled", redisRoundTrips: 0, postgresRoundTrips };
 }
 
 export function registerOnlineRoute(app: OpenAPIHono<AppBindings>): void {

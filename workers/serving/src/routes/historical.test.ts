@@ -1,0 +1,322 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { apiClient, detailPaths, expectError } from "../../../../test/helpers/http.ts";
+import { defineFeatures, testTenantContext } from "../../../../test/helpers/registry.ts";
+import { createTenant, ownerSql } from "../../../../test/helpers/stack.ts";
+import worker from "../index.ts";
+
+const api = apiClient(worker);
+const MINUTE = 60_000;
+const T0 = Date.UTC(2031, 2, 1, 12, 0, 0);
+const at = (minutes: number) => new Date(T0 + minutes * MINUTE);
+/** g has a 5-minute TTL (TTL boundaries fall on whole minutes); h has none. */
+const featureNames = ["g.count", "g.score", "h.label"] as const;
+const ttlMinutes = [5, 5, null];
+
+interface HistoryRow {
+  tenant: 0 | 1;
+  feature: 0 | 1 | 2;
+  entity: number;
+  eventMinute: number;
+  /** Ingested this many minutes after the event: rows that arrive late. */
+  lateBy: number;
+  value: number;
+}
+
+async function tenantWithFeatures() {
+  const tenantId = await createTenant("pit");
+  const ctx = testTenantContext(tenantId);
+  const { features } = await defineFeatures(ctx, [
+    {
+      name: "g",
+      entityType: "user",
+      ttlSeconds: 300,
+      features: [
+        { name: "count", dataType: "int64" },
+        { name: "score", dataType: "float64" },
+      ],
+    },
+    { name: "h", entityType: "user", features: [{ name: "label", dataType: "string" }] },
+  ]);
+  return { tenantId, ids: featureNames.map((n) => features.get(n)!.id) };
+}
+
+function storedValue(feature: number, value: number): unknown {
+  return feature === 0 ? value : feature === 1 ? value / 4 : `label,"${value}"`;
+}
+
+async function insertHistory(tenants: { tenantId: string; ids: string[] }[], history: HistoryRow[]) {
+  const rows = history.map((h) => ({
+    tenant_id: tenants[h.tenant]!.tenantId,
+    feature_id: tenants[h.tenant]!.ids[h.feature],
+    entity_id: `u${h.entity}`,
+    value: storedValue(h.feature, h.value),
+    event_timestamp: at(h.eventMinute).toISOString(),
+    created_at: at(h.eventMinute + h.lateBy).toISOString(),
+  }));
+  const owner = ownerSql();
+  await owner`INSERT INTO ai_feature_values (tenant_id, feature_id, entity_type, entity_id, value, value_type, event_timestamp, created_at)
+              SELECT tenant_id, feature_id, 'user', entity_id, value, 'scalar', event_timestamp, created_at
+              FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+                AS r(tenant_id uuid, feature_id uuid, entity_id text, value jsonb, event_timestamp timestamptz, created_at timestamptz)`;
+}
+
+/** The answer, written plainly: scan every row of the history. */
+function reference(history: HistoryRow[], pairs: { entity: number; minute: number }[], asOfIngestion: boolean) {
+  return pairs.map((p) => {
+    const row = {
+      entityId: `u${p.entity}`,
+      timestamp: at(p.minute).toISOString(),
+      features: {} as Record<string, unknown>,
+      eventTimestamps: {} as Record<string, string | null>,
+      statuses: {} as Record<string, string>,
+    };
+    featureNames.forEach((name, f) => {
+      let best: HistoryRow | null = null;
+      for (const h of history) {
+        if (h.tenant !== 0 || h.feature !== f || h.entity !== p.entity) continue;
+        if (h.eventMinute > p.minute) continue;
+        if (asOfIngestion && h.eventMinute + h.lateBy > p.minute) continue;
+        if (!best || h.eventMinute > best.eventMinute || (h.eventMinute === best.eventMinute && h.lateBy > best.lateBy))
+          best = h;
+      }
+      const ttl = ttlMinutes[f];
+      const expired = best !== null && ttl !== null && p.minute - best.eventMinute > ttl!;
+      row.statuses[name] = !best ? "NOT_FOUND" : expired ? "EXPIRED" : "PRESENT";
+      row.features[name] = best && !expired ? storedValue(f, best.value) : null;
+      row.eventTimestamps[name] = best && !expired ? at(best.eventMinute).toISOString() : null;
+    });
+    return row;
+  });
+}
+
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let field = "";
+  let record: string[] = [];
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ",") {
+      record.push(field);
+      field = "";
+    } else if (ch === "\r" && text[i + 1] === "\n") {
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = "";
+      i++;
+    } else field += ch;
+  }
+  return records;
+}
+
+const historyArbitrary = fc
+  .array(
+    fc.record({
+      tenant: fc.constantFrom(0 as const, 1 as const),
+      feature: fc.constantFrom(0 as const, 1 as const, 2 as const),
+      entity: fc.integer({ min: 0, max: 3 }),
+      eventMinute: fc.integer({ min: 0, max: 30 }),
+      lateBy: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 20 })),
+      value: fc.integer({ min: -1000, max: 1000 }),
+    }),
+    { maxLength: 60 },
+  )
+  // One row per (tenant, feature, entity, event time), as the store keeps it.
+  .map((rows) => {
+    const seen = new Set<string>();
+    return rows.filter((r) => {
+      const key = `${r.tenant}/${r.feature}/${r.entity}/${r.eventMinute}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+  });
+
+const pairsArbitrary = fc.array(
+  fc.record({ entity: fc.integer({ min: 0, max: 4 }), minute: fc.integer({ min: -2, max: 45 }) }),
+  {
+    minLength: 1,
+    maxLength: 25,
+  },
+);
+
+describe("historical: point-in-time correctness", () => {
+  it("matches a brute-force reference, row for row, in JSON, NDJSON and CSV", async () => {
+    await fc.assert(
+      fc.asyncProperty(historyArbitrary, pairsArbitrary, fc.boolean(), async (history, pairs, asOfIngestion) => {
+        const tenants = [await tenantWithFeatures(), await tenantWithFeatures()];
+        if (history.length) await insertHistory(tenants, history);
+        const client = api.as(tenants[0]!.tenantId, ["features:read"]);
+        const body = {
+          entityType: "user",
+          entityTimestampPairs: pairs.map((p) => ({ entityId: `u${p.entity}`, timestamp: at(p.minute).toISOString() })),
+          features: [...featureNames],
+          asOfIngestion,
+        };
+        const expected = reference(history, pairs, asOfIngestion);
+
+        const json = await client.post("/v1/features/historical", body);
+        expect(json.status, JSON.stringify(json.body).slice(0, 300)).toBe(200);
+        expect(json.body.rows).toEqual(expected);
+        expect(json.body.metadata.source).toBe("offline");
+
+        const ndjson = await client.call("/v1/features/historical", {
+          method: "POST",
+          body,
+          headers: { accept: "application/x-ndjson" },
+        });
+        expect(ndjson.headers.get("content-type")).toMatch(/ndjson/);
+        const lines = ndjson.text
+          .trimEnd()
+          .split("\n")
+          .map((l) => JSON.parse(l));
+        expect(lines).toEqual(expected);
+
+        const csv = await client.call("/v1/features/historical", {
+          method: "POST",
+          body,
+          headers: { accept: "text/csv" },
+        });
+        const records = parseCsv(csv.text);
+        expect(records[0]).toEqual(["entity_id", "timestamp", ...featureNames]);
+        expect(records.slice(1)).toEqual(
+          expected.map((r) => [
+            r.entityId,
+            r.timestamp,
+            ...featureNames.map((n) =>
+              r.features[n] === null
+                ? ""
+                : typeof r.features[n] === "string"
+                  ? (r.features[n] as string)
+                  : JSON.stringify(r.features[n]),
+            ),
+          ]),
+        );
+      }),
+      { numRuns: 12, seed: 20261125 },
+    );
+  });
+
+  it("streams large NDJSON answers in request order", async () => {
+    const t = await tenantWithFeatures();
+    await insertHistory([t, t], [{ tenant: 0, feature: 2, entity: 1, eventMinute: 0, lateBy: 0, value: 7 }]);
+    const pairs = Array.from({ length: 25_000 }, (_, i) => ({
+      entityId: `u${i % 3}`,
+      timestamp: at(i % 2).toISOString(),
+    }));
+    const r = await api.as(t.tenantId, ["features:read"]).call("/v1/features/historical", {
+      method: "POST",
+      body: { entityType: "user", entityTimestampPairs: pairs, features: ["h.label"] },
+      headers: { accept: "application/x-ndjson" },
+    });
+    expect(r.status).toBe(200);
+    const lines = r.text.trimEnd().split("\n");
+    expect(lines).toHaveLength(25_000);
+    expect(JSON.parse(lines[1]!).features["h.label"]).toBe('label,"7"');
+    expect(JSON.parse(lines[24_999]!).entityId).toBe(`u${24_999 % 3}`);
+  });
+});
+
+describe("historical: bad input and security", () => {
+  const body = (extra: Record<string, unknown> = {}) => ({
+    entityType: "user",
+    entityTimestampPairs: [{ entityId: "u0", timestamp: at(0).toISOString() }],
+    features: ["g.count"],
+    ...extra,
+  });
+
+  it.each([
+    ["zero pairs", { entityTimestampPairs: [] }, "entityTimestampPairs"],
+    [
+      "an invalid timestamp",
+      { entityTimestampPairs: [{ entityId: "u", timestamp: "31/02/2031" }] },
+      "entityTimestampPairs.0.timestamp",
+    ],
+    [
+      "a timestamp without offset",
+      { entityTimestampPairs: [{ entityId: "u", timestamp: "2031-03-01T00:00:00" }] },
+      "entityTimestampPairs.0.timestamp",
+    ],
+    ["no features", { features: [] }, "features"],
+    ["an unknown field", { window: 3 }, "(root)"],
+  ])("rejects %s with 400", async (_label, extra, path) => {
+    const t = await tenantWithFeatures();
+    const r = await api.as(t.tenantId, ["features:read"]).post("/v1/features/historical", body(extra));
+    expectError(r, 400, "VALIDATION_FAILED");
+    expect(detailPaths(r)).toContain(path);
+  });
+
+  it("rejects unknown features, and more than 10,000 pairs as JSON", async () => {
+    const t = await tenantWithFeatures();
+    const client = api.as(t.tenantId, ["features:read"]);
+    expectError(await client.post("/v1/features/historical", body({ features: ["g.nope"] })), 400, "UNKNOWN_FEATURE");
+    const pairs = Array.from({ length: 10_001 }, () => ({ entityId: "u", timestamp: at(0).toISOString() }));
+    expectError(
+      await client.post("/v1/features/historical", body({ entityTimestampPairs: pairs })),
+      413,
+      "PAYLOAD_TOO_LARGE",
+    );
+  });
+
+  it("requires features:read and never shows another tenant's history", async () => {
+    const [a, b] = [await tenantWithFeatures(), await tenantWithFeatures()];
+    await insertHistory([a, b], [{ tenant: 1, feature: 0, entity: 0, eventMinute: 0, lateBy: 0, value: 5 }]);
+    expectError(await api.call("/v1/features/historical", { method: "POST", body: body() }), 401, "UNAUTHORIZED");
+    expectError(await api.as(a.tenantId, ["features:write"]).post("/v1/features/historical", body()), 403, "FORBIDDEN");
+    const r = await api.as(a.tenantId, ["features:read"]).post("/v1/features/historical", body());
+    expect(r.body.rows[0].statuses["g.count"]).toBe("NOT_FOUND");
+    const own = await api.as(b.tenantId, ["features:read"]).post("/v1/features/historical", body());
+    expect(own.body.rows[0].features["g.count"]).toBe(5);
+  });
+});
+
+describe("batch: every value in a range", () => {
+  it("returns rows by entity and time, paginated, this tenant only", async () => {
+    const t = await tenantWithFeatures();
+    const other = await tenantWithFeatures();
+    const history: HistoryRow[] = [];
+    for (const entity of [0, 1])
+      for (const minute of [1, 2, 3])
+        history.push({ tenant: 0, feature: 0, entity, eventMinute: minute, lateBy: 0, value: entity * 10 + minute });
+    history.push({ tenant: 0, feature: 2, entity: 0, eventMinute: 2, lateBy: 0, value: 9 });
+    history.push({ tenant: 1, feature: 0, entity: 0, eventMinute: 2, lateBy: 0, value: 999 });
+    await insertHistory([t, other], history);
+    const client = api.as(t.tenantId, ["features:read"]);
+    const request = {
+      entityType: "user",
+      entityIds: ["u1", "u0"],
+      features: ["g.count", "h.label"],
+      startTime: at(2).toISOString(),
+      endTime: at(4).toISOString(),
+      limit: 3,
+    };
+    const first = await client.post("/v1/features/batch", request);
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect(first.body.rows).toEqual([
+      { entityId: "u0", eventTimestamp: at(2).toISOString(), features: { "g.count": 2, "h.label": 'label,"9"' } },
+      { entityId: "u0", eventTimestamp: at(3).toISOString(), features: { "g.count": 3 } },
+      { entityId: "u1", eventTimestamp: at(2).toISOString(), features: { "g.count": 12 } },
+    ]);
+    const second = await client.post("/v1/features/batch", { ...request, cursor: first.body.metadata.nextCursor });
+    expect(second.body.rows).toEqual([
+      { entityId: "u1", eventTimestamp: at(3).toISOString(), features: { "g.count": 13 } },
+    ]);
+    expect(second.body.metadata.nextCursor).toBeNull();
+    expectError(
+      await client.post("/v1/features/batch", { ...request, startTime: at(5).toISOString() }),
+      400,
+      "VALIDATION_FAILED",
+    );
+    expectError(await client.post("/v1/features/batch", { ...request, cursor: "bad" }), 400, "INVALID_CURSOR");
+    expectError(await api.as(t.tenantId, ["features:write"]).post("/v1/features/batch", request), 403, "FORBIDDEN");
+  });
+});
