@@ -9,7 +9,7 @@ import { registerGroupRoutes } from "./routes/groups.ts";
 import { registerJobRoutes } from "./routes/jobs.ts";
 
 /** Registry documents are small; anything larger is a mistake or an attack. */
-export const maxBodyBytes = 64 * 1024;
+const maxBodyBytes = 64 * 1024;
 
 const app = createApp();
 registerHealthRoute(app, "admin");

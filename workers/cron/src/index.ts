@@ -4,14 +4,8 @@ import { createApp } from "../../../shared/app.ts";
 import { parseEnv } from "../../../shared/env.ts";
 import { registerHealthRoute } from "../../../shared/health.ts";
 import { runMaterialization } from "./materialize.ts";
+import { cronTriggers } from "./triggers.ts";
 import { runPartitionUpkeep, runTtlExpiry } from "./upkeep.ts";
-
-/** Must match [triggers] crons in wrangler.toml. */
-export const cronTriggers = {
-  materialize: "* * * * *",
-  partitionUpkeep: "17 3 * * *",
-  ttlExpiry: "*/5 * * * *",
-} as const;
 
 const app = createApp();
 registerHealthRoute(app, "cron");

@@ -14,8 +14,9 @@ import { apiClient } from "../../../test/helpers/http.ts";
 import { defineFeatures, testTenantContext } from "../../../test/helpers/registry.ts";
 import { appDatabase, createTenant } from "../../../test/helpers/stack.ts";
 import serving from "../../serving/src/index.ts";
-import worker, { cronTriggers } from "./index.ts";
+import worker from "./index.ts";
 import { runMaterialization } from "./materialize.ts";
+import { cronTriggers } from "./triggers.ts";
 
 const DAY = 86_400_000;
 

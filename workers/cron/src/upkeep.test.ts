@@ -6,7 +6,8 @@ import { apiClient } from "../../../test/helpers/http.ts";
 import { defineFeatures, testTenantContext } from "../../../test/helpers/registry.ts";
 import { ownerSql } from "../../../test/helpers/stack.ts";
 import serving from "../../serving/src/index.ts";
-import worker, { cronTriggers } from "./index.ts";
+import worker from "./index.ts";
+import { cronTriggers } from "./triggers.ts";
 
 async function runScheduled(cron: string) {
   const ctx = createExecutionContext();

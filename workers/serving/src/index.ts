@@ -9,7 +9,7 @@ import { registerPushRoute } from "./routes/push.ts";
 import { registerSearchRoute } from "./routes/search.ts";
 
 /** 1 MB: a push of 1,000 rows, or 1,000 entity ids, fits comfortably. */
-export const maxBodyBytes = 1024 * 1024;
+const maxBodyBytes = 1024 * 1024;
 
 const app = createApp();
 registerHealthRoute(app, "serving");

@@ -1,0 +1,80 @@
+// npm run smoke — what CI does with the README's first command: start the product in the
+// background, wait until it says READY, run the curl calls it printed and check their
+// answers, stop it with Ctrl-C (SIGINT), and check that nothing it started is left.
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dirname, "..");
+const started = Date.now();
+const log: string[] = [];
+const child = spawn("npm", ["start"], { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+child.stdout.on("data", (d: Buffer) => log.push(d.toString()));
+child.stderr.on("data", (d: Buffer) => log.push(d.toString()));
+
+function fail(message: string): never {
+  console.error(`smoke: ${message}\n--- npm start output ---\n${log.join("").slice(-4000)}`);
+  try {
+    process.kill(-child.pid!, "SIGKILL");
+  } catch {}
+  process.exit(1);
+}
+
+const deadline = Date.now() + 300_000;
+while (!log.join("").includes("READY")) {
+  if (Date.now() > deadline) fail("npm start did not say READY within 5 minutes");
+  if (child.exitCode !== null) fail(`npm start exited (${child.exitCode}) before it was ready`);
+  await new Promise((r) => setTimeout(r, 500));
+}
+const readySeconds = (Date.now() - started) / 1000;
+console.log(`smoke: ready after ${readySeconds.toFixed(1)} s`);
+
+const demo = JSON.parse(readFileSync(path.join(root, ".stack/demo.json"), "utf8")) as {
+  token: string;
+  calls: { name: string; curl: string }[];
+};
+const checks: Record<string, (body: any) => boolean> = {
+  "online read": (b) =>
+    b.statuses?.["user.conversation_count"] === "PRESENT" && typeof b.features["user.conversation_count"] === "number",
+  push: (b) => b.accepted === 1 && b.rejected === 0,
+  historical: (b) =>
+    Array.isArray(b.rows) && b.rows.length === 2 && b.rows[1].statuses["user.conversation_count"] === "PRESENT",
+  search: (b) => Array.isArray(b.results) && b.results.length === 5,
+  registry: (b) => b.name === "conversation_count" && b.dataType === "int64",
+};
+let failures = 0;
+for (const call of demo.calls) {
+  const r = spawnSync("bash", ["-c", call.curl], { env: { ...process.env, TOKEN: demo.token }, encoding: "utf8" });
+  let body: unknown = null;
+  try {
+    body = JSON.parse(r.stdout);
+  } catch {}
+  const ok = r.status === 0 && body !== null && (checks[call.name]?.(body) ?? false);
+  if (!ok) failures++;
+  console.log(
+    `smoke: ${ok ? "ok  " : "FAIL"} ${call.name}${ok ? "" : `: ${r.stdout.slice(0, 300)} ${r.stderr.slice(0, 200)}`}`,
+  );
+}
+
+process.kill(-child.pid!, "SIGINT");
+await new Promise<void>((resolve) => {
+  const timer = setTimeout(resolve, 20_000);
+  child.on("exit", () => {
+    clearTimeout(timer);
+    resolve();
+  });
+});
+await new Promise((r) => setTimeout(r, 1000));
+const leftovers = spawnSync(
+  "bash",
+  ["-c", `pgrep -g ${child.pid} || true; ss -ltn | grep -E ':(8787|8788|8789|4444|8079) ' || true`],
+  { encoding: "utf8" },
+).stdout.trim();
+if (leftovers) {
+  console.error(`smoke: FAIL processes or ports left after Ctrl-C:\n${leftovers}`);
+  failures++;
+} else {
+  console.log("smoke: ok   nothing left running after Ctrl-C");
+}
+console.log(`\n${demo.calls.length + 1 - failures} passed, ${failures} failed`);
+process.exit(failures ? 1 : 0);
