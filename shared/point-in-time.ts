@@ -2,6 +2,7 @@
 // entity), the row with the latest event_timestamp <= t.
 import { sql } from "drizzle-orm";
 import { tenantRows } from "./db.ts";
+import { readPointInTimeMerged } from "./point-in-time-merge.ts";
 import type { ServedFeature } from "./registry/snapshot.ts";
 import type { TenantContext } from "./tenant-context.ts";
 
@@ -40,10 +41,20 @@ const cellsPerChunk = 20_000;
  * cannot happen: the store keeps one row per (feature, entity, event time), the first one
  * written; ordering by created_at as well would force a sort of each entity's history.
  */
+/** From this many pairs on, one sort-merge pass beats a probe per (pair, feature). */
+export const defaultMergeThreshold = 2_000;
+
 export async function* readPointInTime(
   ctx: TenantContext,
   request: { entityType: string; features: ServedFeature[]; pairs: TimedPair[]; asOfIngestion: boolean },
+  options: { mergeThreshold?: number } = {},
 ): AsyncGenerator<PointInTimeRow[]> {
+  // asOfIngestion filters each request's candidates by its own time, which a single
+  // carry-forward pass cannot do: those requests always probe.
+  if (!request.asOfIngestion && request.pairs.length >= (options.mergeThreshold ?? defaultMergeThreshold)) {
+    yield* readPointInTimeMerged(ctx, request);
+    return;
+  }
   const featureOrder = new Map(request.features.map((f, i) => [f.id, i]));
   const scalar = request.features.filter((f) => f.dataType !== "embedding");
   const vectors = request.features.filter((f) => f.dataType === "embedding");

@@ -25,7 +25,8 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-export function apiClient(worker: FetchWorker) {
+/** `bindings` replaces some of the test bindings for every call of this client. */
+export function apiClient(worker: FetchWorker, bindings: Record<string, unknown> = {}) {
   async function call(path: string, options: CallOptions & { token?: string | null } = {}): Promise<ApiResponse> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -37,7 +38,7 @@ export function apiClient(worker: FetchWorker) {
     const ctx = createExecutionContext();
     const response = await worker.fetch(
       new Request(`http://worker${path}`, { method: options.method ?? (body ? "POST" : "GET"), headers, body }),
-      env,
+      { ...env, ...bindings },
       ctx,
     );
     await waitOnExecutionContext(ctx);

@@ -6,6 +6,8 @@ import { createTenant, ownerSql } from "../../../../test/helpers/stack.ts";
 import worker from "../index.ts";
 
 const api = apiClient(worker);
+/** The same worker with the sort-merge strategy for every request (normally from 2,000 pairs on). */
+const merging = apiClient(worker, { PIT_MERGE_THRESHOLD: "1" });
 const MINUTE = 60_000;
 const T0 = Date.UTC(2031, 2, 1, 12, 0, 0);
 const at = (minutes: number) => new Date(T0 + minutes * MINUTE);
@@ -152,58 +154,87 @@ const pairsArbitrary = fc.array(
 describe("historical: point-in-time correctness", () => {
   it("matches a brute-force reference, row for row, in JSON, NDJSON and CSV", async () => {
     await fc.assert(
-      fc.asyncProperty(historyArbitrary, pairsArbitrary, fc.boolean(), async (history, pairs, asOfIngestion) => {
-        const tenants = [await tenantWithFeatures(), await tenantWithFeatures()];
-        if (history.length) await insertHistory(tenants, history);
-        const client = api.as(tenants[0]!.tenantId, ["features:read"]);
-        const body = {
-          entityType: "user",
-          entityTimestampPairs: pairs.map((p) => ({ entityId: `u${p.entity}`, timestamp: at(p.minute).toISOString() })),
-          features: [...featureNames],
-          asOfIngestion,
-        };
-        const expected = reference(history, pairs, asOfIngestion);
+      fc.asyncProperty(
+        historyArbitrary,
+        pairsArbitrary,
+        fc.boolean(),
+        fc.boolean(),
+        async (history, pairs, asOfIngestion, mergeAll) => {
+          const tenants = [await tenantWithFeatures(), await tenantWithFeatures()];
+          if (history.length) await insertHistory(tenants, history);
+          const client = (mergeAll ? merging : api).as(tenants[0]!.tenantId, ["features:read"]);
+          const body = {
+            entityType: "user",
+            entityTimestampPairs: pairs.map((p) => ({
+              entityId: `u${p.entity}`,
+              timestamp: at(p.minute).toISOString(),
+            })),
+            features: [...featureNames],
+            asOfIngestion,
+          };
+          const expected = reference(history, pairs, asOfIngestion);
 
-        const json = await client.post("/v1/features/historical", body);
-        expect(json.status, JSON.stringify(json.body).slice(0, 300)).toBe(200);
-        expect(json.body.rows).toEqual(expected);
-        expect(json.body.metadata.source).toBe("offline");
+          const json = await client.post("/v1/features/historical", body);
+          expect(json.status, JSON.stringify(json.body).slice(0, 300)).toBe(200);
+          expect(json.body.rows).toEqual(expected);
+          expect(json.body.metadata.source).toBe("offline");
 
-        const ndjson = await client.call("/v1/features/historical", {
-          method: "POST",
-          body,
-          headers: { accept: "application/x-ndjson" },
-        });
-        expect(ndjson.headers.get("content-type")).toMatch(/ndjson/);
-        const lines = ndjson.text
-          .trimEnd()
-          .split("\n")
-          .map((l) => JSON.parse(l));
-        expect(lines).toEqual(expected);
+          const ndjson = await client.call("/v1/features/historical", {
+            method: "POST",
+            body,
+            headers: { accept: "application/x-ndjson" },
+          });
+          expect(ndjson.headers.get("content-type")).toMatch(/ndjson/);
+          const lines = ndjson.text
+            .trimEnd()
+            .split("\n")
+            .map((l) => JSON.parse(l));
+          expect(lines).toEqual(expected);
 
-        const csv = await client.call("/v1/features/historical", {
-          method: "POST",
-          body,
-          headers: { accept: "text/csv" },
-        });
-        const records = parseCsv(csv.text);
-        expect(records[0]).toEqual(["entity_id", "timestamp", ...featureNames]);
-        expect(records.slice(1)).toEqual(
-          expected.map((r) => [
-            r.entityId,
-            r.timestamp,
-            ...featureNames.map((n) =>
-              r.features[n] === null
-                ? ""
-                : typeof r.features[n] === "string"
-                  ? (r.features[n] as string)
-                  : JSON.stringify(r.features[n]),
-            ),
-          ]),
-        );
-      }),
-      { numRuns: 12, seed: 20261125 },
+          const csv = await client.call("/v1/features/historical", {
+            method: "POST",
+            body,
+            headers: { accept: "text/csv" },
+          });
+          const records = parseCsv(csv.text);
+          expect(records[0]).toEqual(["entity_id", "timestamp", ...featureNames]);
+          expect(records.slice(1)).toEqual(
+            expected.map((r) => [
+              r.entityId,
+              r.timestamp,
+              ...featureNames.map((n) =>
+                r.features[n] === null
+                  ? ""
+                  : typeof r.features[n] === "string"
+                    ? (r.features[n] as string)
+                    : JSON.stringify(r.features[n]),
+              ),
+            ]),
+          );
+        },
+      ),
+      { numRuns: 20, seed: 20261125 },
     );
+  });
+
+  it.each([
+    ["probing", api],
+    ["sort-merge", merging],
+  ])("counts a value whose event time equals the request time (%s)", async (_label, client) => {
+    const t = await tenantWithFeatures();
+    await insertHistory(
+      [t, t],
+      [
+        { tenant: 0, feature: 0, entity: 0, eventMinute: 5, lateBy: 0, value: 1 },
+        { tenant: 0, feature: 0, entity: 0, eventMinute: 9, lateBy: 0, value: 2 },
+      ],
+    );
+    const r = await client.as(t.tenantId, ["features:read"]).post("/v1/features/historical", {
+      entityType: "user",
+      entityTimestampPairs: [4, 5, 8, 9, 9].map((m) => ({ entityId: "u0", timestamp: at(m).toISOString() })),
+      features: ["g.count"],
+    });
+    expect(r.body.rows.map((row: any) => row.features["g.count"])).toEqual([null, 1, 1, 2, 2]);
   });
 
   it("streams large NDJSON answers in request order", async () => {

@@ -59,12 +59,16 @@ export function registerHistoricalRoute(app: OpenAPIHono<AppBindings>): void {
       const registry = await registryFor(ctx, connectRedis(ctx.env), ctx.env.REDIS_TIMEOUT_MS);
       const resolved = resolveFeatureNames(registry.snapshot, request.features, request.entityType);
       const features = request.features.map((n) => resolved.get(n)!);
-      const chunks = readPointInTime(ctx, {
-        entityType: request.entityType,
-        features,
-        pairs: request.entityTimestampPairs.map((p) => ({ entityId: p.entityId, timestamp: new Date(p.timestamp) })),
-        asOfIngestion: request.asOfIngestion,
-      });
+      const chunks = readPointInTime(
+        ctx,
+        {
+          entityType: request.entityType,
+          features,
+          pairs: request.entityTimestampPairs.map((p) => ({ entityId: p.entityId, timestamp: new Date(p.timestamp) })),
+          asOfIngestion: request.asOfIngestion,
+        },
+        { mergeThreshold: ctx.env.PIT_MERGE_THRESHOLD },
+      );
 
       if (format === "json") {
         const rows = [];
