@@ -1,7 +1,7 @@
 // npm run bench [-- --quick] — runs every benchmark (bench/*.bench.ts, inside workerd, on the
 // local stack), writes bench/results.json and renders BENCHMARKS.md.
 import { spawn, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -16,6 +16,23 @@ if (stack.status !== 0) process.exit(stack.status ?? 1);
 
 const results: Record<string, unknown>[] = [];
 const started = Date.now();
+
+// Resident memory of the workerd processes (where the workers run), sampled every 100 ms,
+// so a benchmark can mark phases ("PHASE name start|end <ms>") and get their peak.
+const rssSamples: { at: number; mb: number }[] = [];
+function workerdRssMb(): number {
+  let kb = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd")) continue;
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (match) kb += Number(match[1]);
+    } catch {}
+  }
+  return Math.round(kb / 1024);
+}
+const sampler = setInterval(() => rssSamples.push({ at: Date.now(), mb: workerdRssMb() }), 100);
+const phases = new Map<string, { start: number; end?: number }>();
 const child = spawn("npx", ["vitest", "run", "--config", "bench/vitest.config.ts"], {
   cwd: root,
   env: { ...process.env, BENCH_QUICK: quick ? "1" : "" },
@@ -28,6 +45,12 @@ child.stdout.on("data", (chunk: Buffer) => {
   while (newline >= 0) {
     const line = buffer.slice(0, newline);
     buffer = buffer.slice(newline + 1);
+    const phase = /PHASE (\S+) (start|end) (\d+)/.exec(line);
+    if (phase) {
+      const entry = phases.get(phase[1]!) ?? { start: 0 };
+      entry[phase[2] as "start" | "end"] = Number(phase[3]);
+      phases.set(phase[1]!, entry);
+    }
     const at = line.indexOf("BENCH ");
     if (at >= 0) {
       const m = JSON.parse(line.slice(at + 6));
@@ -42,6 +65,29 @@ child.stdout.on("data", (chunk: Buffer) => {
   }
 });
 const code: number = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));
+clearInterval(sampler);
+
+// Peak memory of each streamed point-in-time phase, against the smallest one's.
+const peaks = [...phases]
+  .filter(([name, p]) => name.startsWith("product-") && p.end)
+  .map(([name, p]) => ({
+    pairs: Number(name.slice("product-".length)),
+    peak: Math.max(0, ...rssSamples.filter((s) => s.at >= p.start && s.at <= p.end!).map((s) => s.mb)),
+  }))
+  .sort((a, b) => a.pairs - b.pairs);
+for (const p of peaks) {
+  const m = {
+    name: "point_in_time_peak_rss",
+    params: { pairs: p.pairs, format: "ndjson" },
+    value: p.peak,
+    unit: "MB",
+    floor: peaks[0]!.peak,
+    floorName: "peak resident memory of the workerd processes while streaming the smallest request",
+    ratio: peaks[0]!.peak ? Math.round((p.peak / peaks[0]!.peak) * 100) / 100 : null,
+  };
+  results.push(m);
+  console.log(`${m.name} ${JSON.stringify(m.params)}: ${m.value} MB vs ${m.floor} MB (x${m.ratio})`);
+}
 
 const machine = {
   cpus: os.cpus().length,
