@@ -25,7 +25,7 @@ export const envSchema = z
     /** How long a read waits for Redis before answering from Postgres. */
     REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
     /** Point-in-time requests with at least this many pairs use one sort-merge pass. */
-    PIT_MERGE_THRESHOLD: z.coerce.number().int().min(1).default(2000),
+    PIT_MERGE_THRESHOLD: z.coerce.number().int().min(1).default(30_000),
   })
   .refine((e) => e.JWT_SECRET !== undefined || e.JWKS_URL !== undefined, {
     message: "set JWT_SECRET or JWKS_URL (or both)",

@@ -42,7 +42,7 @@ const cellsPerChunk = 20_000;
  * written; ordering by created_at as well would force a sort of each entity's history.
  */
 /** From this many pairs on, one sort-merge pass beats a probe per (pair, feature). */
-export const defaultMergeThreshold = 2_000;
+export const defaultMergeThreshold = 30_000;
 
 export async function* readPointInTime(
   ctx: TenantContext,
