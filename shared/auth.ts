@@ -27,7 +27,8 @@ const claimsSchema = z.object({
 const asymmetric = ["RS256", "ES256"];
 // createRemoteJWKSet caches keys and refetches on unknown `kid`; keep one per URL per isolate.
 const keySets = new Map<string, ReturnType<typeof jose.createRemoteJWKSet>>();
-const secrets = new Map<string, Uint8Array>();
+// Importing the HMAC key costs as much as verifying: do it once per secret per isolate.
+const secrets = new Map<string, Promise<CryptoKey>>();
 
 function unauthorized(reason: string): AppError {
   return new AppError("UNAUTHORIZED", reason);
@@ -51,10 +52,16 @@ export async function verifyToken(
     if (header.alg === "HS256" && config.secret) {
       let key = secrets.get(config.secret);
       if (!key) {
-        key = new TextEncoder().encode(config.secret);
+        key = crypto.subtle.importKey(
+          "raw",
+          new TextEncoder().encode(config.secret),
+          { name: "HMAC", hash: "SHA-256" },
+          false,
+          ["verify"],
+        );
         secrets.set(config.secret, key);
       }
-      ({ payload } = await jose.jwtVerify(token, key, { ...options, algorithms: ["HS256"] }));
+      ({ payload } = await jose.jwtVerify(token, await key, { ...options, algorithms: ["HS256"] }));
     } else if (header.alg && asymmetric.includes(header.alg) && config.jwksUrl) {
       let keySet = keySets.get(config.jwksUrl);
       if (!keySet) {

@@ -1,19 +1,9 @@
 // Synthetic TIS TIS platform data for the demo tenant: users, conversations in several
 // channels and languages, messages with intents and sentiment, feedback. Deterministic.
 import type pg from "pg";
+import { seededRandom as random } from "../lib/random.ts";
 
 export const demoTenantId = "7e5a1d1e-0000-4000-8000-00000000de70";
-
-function random(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A unit-length pseudo-random 1536-dimension vector (text-embedding-3-small's size). */
 export function randomEmbedding(seed: number): number[] {

@@ -1,5 +1,6 @@
 // Synthetic TIS TIS platform data (users, conversations, messages, feedback) for a tenant,
 // written as the owner: the app role has no write access to the platform's tables.
+import { seededRandom as random } from "../../scripts/lib/random.ts";
 import { ownerSql } from "./stack.ts";
 
 export interface SyntheticConversation {
@@ -15,18 +16,6 @@ export interface SyntheticConversation {
     at: Date;
   }[];
   ratings: number[];
-}
-
-/** Deterministic generator (mulberry32) so a failing case can be replayed from its seed. */
-export function random(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function generateConversations(

@@ -1,20 +1,4 @@
 import path from "node:path";
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { defineProject } from "vitest/config";
-import { optimizedDeps, workerBindings } from "../../test/worker-bindings.ts";
+import { workerProject } from "../../test/worker-project.ts";
 
-export default defineProject({
-  plugins: [
-    cloudflareTest(({ inject }) => ({
-      wrangler: { configPath: path.resolve(import.meta.dirname, "./wrangler.toml") },
-      miniflare: { bindings: workerBindings(inject) },
-    })),
-  ],
-  test: {
-    name: "cron",
-    include: ["src/**/*.test.ts"],
-    testTimeout: 20_000,
-    hookTimeout: 20_000,
-    deps: optimizedDeps,
-  },
-});
+export default workerProject("cron", path.resolve(import.meta.dirname, "./wrangler.toml"));

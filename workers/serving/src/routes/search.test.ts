@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { seededRandom } from "../../../../scripts/lib/random.ts";
 import { apiClient, detailPaths, expectError } from "../../../../test/helpers/http.ts";
 import { defineFeatures, testTenantContext } from "../../../../test/helpers/registry.ts";
 import worker from "../index.ts";
@@ -8,15 +9,8 @@ const dim = 8;
 
 /** Deterministic pseudo-random vectors (mulberry32), so a failure can be replayed. */
 function vectors(count: number, seed: number): number[][] {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-  return Array.from({ length: count }, () => Array.from({ length: dim }, next));
+  const next = seededRandom(seed);
+  return Array.from({ length: count }, () => Array.from({ length: dim }, () => next() - 0.5));
 }
 
 function cosineDistance(a: number[], b: number[]): number {
