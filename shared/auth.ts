@@ -97,6 +97,24 @@ export async function verifyToken(
   };
 }
 
+// Edge apps send the same token with many requests: a verified token is remembered until
+// it expires (or 5 minutes), per isolate and per verification config, so the hot path
+// skips the signature check. Only successful verifications are cached.
+const verified = new Map<string, { auth: AuthContext; until: number }>();
+const maxVerified = 10_000;
+
+async function verifyCached(token: string, config: Parameters<typeof verifyToken>[1]): Promise<AuthContext> {
+  const key = `${config.secret ?? ""}\u0000${config.jwksUrl ?? ""}\u0000${config.issuer ?? ""}\u0000${config.audience ?? ""}\u0000${token}`;
+  const hit = verified.get(key);
+  const now = Date.now();
+  if (hit && hit.until > now) return hit.auth;
+  const auth = await verifyToken(token, config);
+  const exp = (jose.decodeJwt(token).exp ?? 0) * 1000;
+  if (verified.size >= maxVerified) verified.delete(verified.keys().next().value as string);
+  verified.set(key, { auth, until: Math.min(exp, now + 300_000) });
+  return auth;
+}
+
 /** Verifies `Authorization: Bearer <jwt>` and puts the AuthContext on the request. */
 export function authenticate(): MiddlewareHandler<AppBindings> {
   return async (c, next) => {
@@ -105,7 +123,7 @@ export function authenticate(): MiddlewareHandler<AppBindings> {
     if (!header) throw unauthorized("missing Authorization header");
     const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header);
     if (!match?.[1]) throw unauthorized("Authorization must be 'Bearer <jwt>'");
-    const auth = await verifyToken(match[1], {
+    const auth = await verifyCached(match[1], {
       secret: env.JWT_SECRET,
       jwksUrl: env.JWKS_URL,
       issuer: env.JWT_ISSUER,
