@@ -50,7 +50,11 @@ it("online read: 1 x 10 and 100 x 10, p50/p99 against a raw pipelined Redis read
         new Request("http://serving/v1/features/online", {
           method: "POST",
           // As every HTTP client sends it; without it the body limit has to read the stream to count.
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": String(body.length) },
+          headers: {
+            authorization: `Bearer ${token}`,
+            "content-type": "application/json",
+            "content-length": String(body.length),
+          },
           body,
         }),
         env,

@@ -16,14 +16,15 @@ export async function computeFeatureStats(ctx: TenantContext, featureId: string,
                min((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS min,
                max((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS max
         FROM ai_feature_values v WHERE ${range}`,
-    // Numbers: 10 equal-width buckets labelled by their lower bound. Anything else: the 20 most common values.
-    sql`WITH v AS (SELECT v.value FROM ai_feature_values v WHERE ${range}),
-             bounds AS (SELECT min((value #>> '{}')::float8) AS lo, max((value #>> '{}')::float8) AS hi
-                        FROM v WHERE jsonb_typeof(value) = 'number')
+    // Numbers: 10 equal-width buckets labelled by their lower bound. Anything else: the 20
+    // most common values. The bounds are scalar subqueries (InitPlans, computed once): as a
+    // joined CTE a fresh partition's missing statistics made the planner rescan it per row.
+    sql`WITH v AS MATERIALIZED (SELECT v.value FROM ai_feature_values v WHERE ${range}),
+             numbers AS (SELECT (value #>> '{}')::float8 AS x FROM v WHERE jsonb_typeof(value) = 'number')
         SELECT label, n FROM (
-          SELECT round((b.lo + (width_bucket((v.value #>> '{}')::float8, b.lo, b.hi + 1e-9, 10) - 1) * (b.hi - b.lo) / 10)::numeric, 6)::text AS label,
+          SELECT round((lo + (width_bucket(x, lo, hi + 1e-9, 10) - 1) * (hi - lo) / 10)::numeric, 6)::text AS label,
                  count(*)::int AS n, 0 AS kind
-          FROM v, bounds b WHERE jsonb_typeof(v.value) = 'number'
+          FROM numbers, LATERAL (SELECT (SELECT min(x) FROM numbers) AS lo, (SELECT max(x) FROM numbers) AS hi) AS b
           GROUP BY 1
           UNION ALL
           SELECT * FROM (
