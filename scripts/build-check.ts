@@ -1,6 +1,7 @@
 // npm run build — proves each worker bundles for Cloudflare (wrangler deploy --dry-run).
 import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { quietWranglerEnv } from "./lib/wrangler-env.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const workers = [
@@ -14,13 +15,7 @@ for (const w of workers) {
   const r = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir, "--config", w.config], {
     cwd: root,
     encoding: "utf8",
-    env: {
-      ...process.env,
-      WRANGLER_SEND_METRICS: "false",
-      WRANGLER_SEND_ERROR_REPORTS: "false",
-      WRANGLER_HIDE_BANNER: "true",
-      CLOUDFLARE_CF_FETCH_ENABLED: "false",
-    },
+    env: { ...process.env, ...quietWranglerEnv },
   });
   const size = /Total Upload: ([^\n]+)/.exec(r.stdout)?.[1] ?? "?";
   if (r.status === 0) console.log(`bundled ${w.name}: ${size}`);

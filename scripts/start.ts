@@ -8,6 +8,7 @@ import path from "node:path";
 import * as jose from "jose";
 import pg from "pg";
 import { demoTenantId, insertDemoConversations, randomEmbedding } from "./demo/data.ts";
+import { quietWranglerEnv } from "./lib/wrangler-env.ts";
 import { directUrl, localStack, neonUrl } from "./local/config.ts";
 import { startNeonServer } from "./local/neon-server.ts";
 import { startUpstashServer } from "./local/upstash-server.ts";
@@ -75,13 +76,7 @@ function startWorker(name: keyof typeof ports, config: string, vars: Record<stri
     cwd: root,
     detached: true, // its own process group, so stopping reaches workerd too
     stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      ...process.env,
-      WRANGLER_SEND_METRICS: "false",
-      WRANGLER_SEND_ERROR_REPORTS: "false",
-      WRANGLER_HIDE_BANNER: "true",
-      CLOUDFLARE_CF_FETCH_ENABLED: "false",
-    },
+    env: { ...process.env, ...quietWranglerEnv },
   });
   const prefix = `[${name}] `;
   child.stdout?.on("data", (d: Buffer) => process.stdout.write(d.toString().replace(/^/gm, prefix)));
