@@ -16,7 +16,7 @@ import {
 import { connectRedis, withDeadline } from "../../../shared/redis.ts";
 import { resolveFeatureNames, type ServedFeature } from "../../../shared/registry/snapshot.ts";
 import type { TenantContext } from "../../../shared/tenant-context.ts";
-import { forgetRegistry, registryFor } from "./registry-cache.ts";
+import { forgetRegistry, registryFor, resolveFeatures } from "./registry-cache.ts";
 
 export type FeatureStatus = "PRESENT" | "NOT_FOUND" | "EXPIRED";
 
@@ -105,12 +105,9 @@ export async function readOnlineFeatures(
   let postgresRoundTrips = 0;
   let redisState: OnlineReadResult["redis"] = redis ? "hit" : "disabled";
 
-  let registry = await registryFor(ctx, redis, timeout);
-  let plan = await planRead(
-    ctx,
-    resolveFeatureNames(registry.snapshot, request.features, request.entityType),
-    request.entityIds,
-  );
+  const first = await resolveFeatures(ctx, redis, timeout, request.features, request.entityType);
+  let registry = first.registry;
+  let plan = await planRead(ctx, first.resolved, request.entityIds);
   let cached: (string | null)[][] | null = null;
 
   if (redis) {

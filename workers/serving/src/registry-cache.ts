@@ -3,9 +3,16 @@
 // a changed revision, or an entry older than registryCacheSeconds, reloads it.
 
 import type { Redis } from "@upstash/redis/cloudflare";
+import { AppError } from "../../../shared/errors.ts";
 import { withDeadline } from "../../../shared/redis.ts";
 import { registryCacheSeconds, registryRevisionKey } from "../../../shared/registry/cache.ts";
-import { indexRegistry, loadRegistryFeatures, type RegistrySnapshot } from "../../../shared/registry/snapshot.ts";
+import {
+  indexRegistry,
+  loadRegistryFeatures,
+  type RegistrySnapshot,
+  resolveFeatureNames,
+  type ServedFeature,
+} from "../../../shared/registry/snapshot.ts";
 import type { TenantContext } from "../../../shared/tenant-context.ts";
 
 export interface CachedRegistry {
@@ -44,4 +51,28 @@ export async function registryFor(ctx: TenantContext, redis: Redis | null, timeo
   entries.set(ctx.tenantId, entry);
   if (entries.size > maxTenants) entries.delete(entries.keys().next().value as string);
   return entry;
+}
+
+/**
+ * The registry and the requested names resolved against it. A name the cached copy does not
+ * know may be a feature created since it was loaded: the registry is reloaded once before
+ * the name is reported unknown, so a read right after a change sees it.
+ */
+export async function resolveFeatures(
+  ctx: TenantContext,
+  redis: Redis | null,
+  timeoutMs: number,
+  names: readonly string[],
+  entityType?: string,
+): Promise<{ registry: CachedRegistry; resolved: Map<string, ServedFeature> }> {
+  const asked = Date.now();
+  const registry = await registryFor(ctx, redis, timeoutMs);
+  try {
+    return { registry, resolved: resolveFeatureNames(registry.snapshot, names, entityType) };
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== "UNKNOWN_FEATURE" || registry.loadedAt >= asked) throw error;
+    forgetRegistry(ctx.tenantId);
+    const reloaded = await registryFor(ctx, redis, timeoutMs);
+    return { registry: reloaded, resolved: resolveFeatureNames(reloaded.snapshot, names, entityType) };
+  }
 }

@@ -8,9 +8,8 @@ import { tenantRows } from "../../../../shared/db.ts";
 import { AppError } from "../../../../shared/errors.ts";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
 import { connectRedis } from "../../../../shared/redis.ts";
-import { resolveFeatureNames } from "../../../../shared/registry/snapshot.ts";
 import { tenantContext } from "../../../../shared/tenant-context.ts";
-import { registryFor } from "../registry-cache.ts";
+import { resolveFeatures } from "../registry-cache.ts";
 import { batchRequest, batchResponse } from "../schemas.ts";
 
 function encodeCursor(entityId: string, eventMs: number): string {
@@ -44,8 +43,13 @@ export function registerBatchRoute(app: OpenAPIHono<AppBindings>): void {
       const started = performance.now();
       const request = c.req.valid("json");
       const ctx = tenantContext(c);
-      const registry = await registryFor(ctx, connectRedis(ctx.env), ctx.env.REDIS_TIMEOUT_MS);
-      const resolved = resolveFeatureNames(registry.snapshot, request.features, request.entityType);
+      const { resolved } = await resolveFeatures(
+        ctx,
+        connectRedis(ctx.env),
+        ctx.env.REDIS_TIMEOUT_MS,
+        request.features,
+        request.entityType,
+      );
       const byId = new Map<string, string[]>();
       for (const name of request.features) {
         const id = resolved.get(name)!.id;

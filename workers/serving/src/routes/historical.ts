@@ -7,9 +7,8 @@ import { AppError } from "../../../../shared/errors.ts";
 import { bearerSecurity, errorResponses, jsonBody } from "../../../../shared/openapi.ts";
 import { readPointInTime } from "../../../../shared/point-in-time.ts";
 import { connectRedis } from "../../../../shared/redis.ts";
-import { resolveFeatureNames } from "../../../../shared/registry/snapshot.ts";
 import { tenantContext } from "../../../../shared/tenant-context.ts";
-import { registryFor } from "../registry-cache.ts";
+import { resolveFeatures } from "../registry-cache.ts";
 import { historicalRequest, historicalResponse, maxJsonPairs } from "../schemas.ts";
 import { csvHeader, toCsvRecord, toObject } from "../training-formats.ts";
 
@@ -56,8 +55,13 @@ export function registerHistoricalRoute(app: OpenAPIHono<AppBindings>): void {
         );
       }
       const ctx = tenantContext(c);
-      const registry = await registryFor(ctx, connectRedis(ctx.env), ctx.env.REDIS_TIMEOUT_MS);
-      const resolved = resolveFeatureNames(registry.snapshot, request.features, request.entityType);
+      const { resolved } = await resolveFeatures(
+        ctx,
+        connectRedis(ctx.env),
+        ctx.env.REDIS_TIMEOUT_MS,
+        request.features,
+        request.entityType,
+      );
       const features = request.features.map((n) => resolved.get(n)!);
       const chunks = readPointInTime(
         ctx,

@@ -380,3 +380,39 @@ describe("online reads: security", () => {
     expect(r.body.results.map((e: any) => e.features.count)).toEqual(ids.map((_, i) => i));
   });
 });
+
+describe("registry changes reach serving", () => {
+  it("sees a feature created, and a TTL changed, right after the change", async () => {
+    const ctx = testTenantContext();
+    const { groups } = await defineFeatures(ctx, [
+      { name: "g", entityType: "user", features: [{ name: "a", dataType: "int64" }] },
+    ]);
+    const t = api.as(ctx.tenantId);
+    await t.post("/v1/features/push", {
+      entityType: "user",
+      rows: [{ entityId: "u", eventTimestamp: minutesAgo(10), features: { a: 1 } }],
+    });
+    // This isolate now caches the registry with feature a only.
+    expect(
+      (await t.post("/v1/features/online", { entityType: "user", entityId: "u", features: ["a"] })).body.statuses.a,
+    ).toBe("PRESENT");
+    const { createFeature } = await import("../../../../shared/registry/features.ts");
+    const { updateGroup } = await import("../../../../shared/registry/groups.ts");
+    await createFeature(ctx, groups.get("g")!.id, {
+      name: "b",
+      displayName: "b",
+      dataType: "int64",
+      sourceType: "stream",
+    });
+    const afterCreate = await t.post("/v1/features/online", {
+      entityType: "user",
+      entityId: "u",
+      features: ["a", "b"],
+    });
+    expect(afterCreate.status, JSON.stringify(afterCreate.body)).toBe(200);
+    expect(afterCreate.body.statuses).toEqual({ a: "PRESENT", b: "NOT_FOUND" });
+    await updateGroup(ctx, groups.get("g")!.id, { ttlSeconds: 60 });
+    const afterTtl = await t.post("/v1/features/online", { entityType: "user", entityId: "u", features: ["a"] });
+    expect(afterTtl.body.statuses.a).toBe("EXPIRED");
+  });
+});

@@ -6,17 +6,21 @@ import { requireScope } from "../../../../shared/auth.ts";
 import { bearerSecurity, errorResponses, jsonBody } from "../../../../shared/openapi.ts";
 import { readPointInTime } from "../../../../shared/point-in-time.ts";
 import { connectRedis } from "../../../../shared/redis.ts";
-import { resolveFeatureNames } from "../../../../shared/registry/snapshot.ts";
 import { type TenantContext, tenantContext } from "../../../../shared/tenant-context.ts";
 import { type EntityFeatures, type OnlineReadResult, readOnlineFeatures } from "../online-reader.ts";
-import { registryFor } from "../registry-cache.ts";
+import { resolveFeatures } from "../registry-cache.ts";
 import { batchOnlineResponse, type OnlineRequest, onlineRequest, onlineResponse } from "../schemas.ts";
 import { toObject } from "../training-formats.ts";
 
 /** With `timestamp`: the historical path (the offline store as of that time). */
 async function readAsOf(ctx: TenantContext, request: OnlineRequest, entityIds: string[]): Promise<OnlineReadResult> {
-  const registry = await registryFor(ctx, connectRedis(ctx.env), ctx.env.REDIS_TIMEOUT_MS);
-  const resolved = resolveFeatureNames(registry.snapshot, request.features, request.entityType);
+  const { resolved } = await resolveFeatures(
+    ctx,
+    connectRedis(ctx.env),
+    ctx.env.REDIS_TIMEOUT_MS,
+    request.features,
+    request.entityType,
+  );
   const features = request.features.map((n) => resolved.get(n)!);
   const timestamp = new Date(request.timestamp!);
   const entities: EntityFeatures[] = [];

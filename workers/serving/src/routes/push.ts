@@ -8,10 +8,9 @@ import { AppError } from "../../../../shared/errors.ts";
 import { type FeatureWrite, writeFeatureValues } from "../../../../shared/feature-writes.ts";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
 import { connectRedis } from "../../../../shared/redis.ts";
-import { resolveFeatureNames } from "../../../../shared/registry/snapshot.ts";
 import { tenantContext } from "../../../../shared/tenant-context.ts";
 import { checkValue } from "../../../../shared/values.ts";
-import { registryFor } from "../registry-cache.ts";
+import { resolveFeatures } from "../registry-cache.ts";
 import { maxPushRows, pushRequest, pushResponse } from "../schemas.ts";
 
 /** Events from the future would win newest-wins forever; a little clock skew is fine. */
@@ -35,9 +34,14 @@ export function registerPushRoute(app: OpenAPIHono<AppBindings>): void {
         throw new AppError("PAYLOAD_TOO_LARGE", `At most ${maxPushRows} rows per request, got ${request.rows.length}`);
       }
       const ctx = tenantContext(c);
-      const registry = await registryFor(ctx, connectRedis(ctx.env), ctx.env.REDIS_TIMEOUT_MS);
       const names = [...new Set(request.rows.flatMap((r) => Object.keys(r.features)))];
-      const resolved = resolveFeatureNames(registry.snapshot, names, request.entityType);
+      const { resolved } = await resolveFeatures(
+        ctx,
+        connectRedis(ctx.env),
+        ctx.env.REDIS_TIMEOUT_MS,
+        names,
+        request.entityType,
+      );
 
       const writes: FeatureWrite[] = [];
       const errors: { row: number; entityId: string; reasons: { feature: string | null; reason: string }[] }[] = [];

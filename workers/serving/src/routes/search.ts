@@ -9,9 +9,8 @@ import { withTenantSql } from "../../../../shared/db.ts";
 import { AppError } from "../../../../shared/errors.ts";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
 import { connectRedis } from "../../../../shared/redis.ts";
-import { resolveFeatureNames } from "../../../../shared/registry/snapshot.ts";
 import { tenantContext } from "../../../../shared/tenant-context.ts";
-import { registryFor } from "../registry-cache.ts";
+import { resolveFeatures } from "../registry-cache.ts";
 import { searchRequest, searchResponse } from "../schemas.ts";
 
 export function registerSearchRoute(app: OpenAPIHono<AppBindings>): void {
@@ -30,10 +29,14 @@ export function registerSearchRoute(app: OpenAPIHono<AppBindings>): void {
       const started = performance.now();
       const request = c.req.valid("json");
       const ctx = tenantContext(c);
-      const registry = await registryFor(ctx, connectRedis(ctx.env), ctx.env.REDIS_TIMEOUT_MS);
-      const feature = resolveFeatureNames(registry.snapshot, [request.feature], request.entityType).get(
-        request.feature,
-      )!;
+      const { resolved } = await resolveFeatures(
+        ctx,
+        connectRedis(ctx.env),
+        ctx.env.REDIS_TIMEOUT_MS,
+        [request.feature],
+        request.entityType,
+      );
+      const feature = resolved.get(request.feature)!;
       if (feature.dataType !== "embedding" || !feature.embeddingDimension) {
         throw new AppError("VALIDATION_FAILED", `${feature.qualifiedName} is not an embedding feature`, [
           { path: "feature", message: `is ${feature.dataType}` },
