@@ -5,6 +5,7 @@
 // everything is read from Postgres, and the answer says so.
 import { sql } from "drizzle-orm";
 import { tenantRows } from "../../../shared/db.ts";
+import { AppError } from "../../../shared/errors.ts";
 import {
   type CellsRequest,
   type CellWrite,
@@ -14,9 +15,9 @@ import {
   writeCells,
 } from "../../../shared/online-cache.ts";
 import { connectRedis, withDeadline } from "../../../shared/redis.ts";
-import { resolveFeatureNames, type ServedFeature } from "../../../shared/registry/snapshot.ts";
+import type { ServedFeature } from "../../../shared/registry/snapshot.ts";
 import type { TenantContext } from "../../../shared/tenant-context.ts";
-import { forgetRegistry, registryFor, resolveFeatures } from "./registry-cache.ts";
+import { forgetRegistry, resolveFeatures } from "./registry-cache.ts";
 
 export type FeatureStatus = "PRESENT" | "NOT_FOUND" | "EXPIRED";
 
@@ -105,9 +106,8 @@ export async function readOnlineFeatures(
   let postgresRoundTrips = 0;
   let redisState: OnlineReadResult["redis"] = redis ? "hit" : "disabled";
 
-  const first = await resolveFeatures(ctx, redis, timeout, request.features, request.entityType);
-  let registry = first.registry;
-  let plan = await planRead(ctx, first.resolved, request.entityIds);
+  const { registry, resolved } = await resolveFeatures(ctx, request.features, request.entityType);
+  let plan = await planRead(ctx, resolved, request.entityIds);
   let cached: (string | null)[][] | null = null;
 
   if (redis) {
@@ -117,17 +117,15 @@ export async function readOnlineFeatures(
       if (registry.revision !== read.revision) {
         // The registry changed since this isolate loaded it: reload, re-resolve, re-read.
         forgetRegistry(ctx.tenantId);
-        registry = await registryFor(ctx, redis, timeout);
-        plan = await planRead(
-          ctx,
-          resolveFeatureNames(registry.snapshot, request.features, request.entityType),
-          request.entityIds,
-        );
+        const reloaded = await resolveFeatures(ctx, request.features, request.entityType);
+        plan = await planRead(ctx, reloaded.resolved, request.entityIds);
         read = await withDeadline(readCells(redis, ctx.tenantId, plan.request), timeout);
         redisRoundTrips++;
       }
       cached = read.cells;
     } catch (error) {
+      // A feature removed by the change is the caller's error, not Redis'.
+      if (error instanceof AppError) throw error;
       console.warn("redis read failed, answering from postgres:", (error as Error).message);
       redisState = "unavailable";
     }

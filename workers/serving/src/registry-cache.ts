@@ -2,9 +2,8 @@
 // revision in Redis inside the same script that reads the values (no extra round trip);
 // a changed revision, or an entry older than registryCacheSeconds, reloads it.
 
-import type { Redis } from "@upstash/redis/cloudflare";
 import { AppError } from "../../../shared/errors.ts";
-import { withDeadline } from "../../../shared/redis.ts";
+import { connectRedis, withDeadline } from "../../../shared/redis.ts";
 import { registryCacheSeconds, registryRevisionKey } from "../../../shared/registry/cache.ts";
 import {
   indexRegistry,
@@ -29,7 +28,9 @@ export function forgetRegistry(tenantId: string): void {
   entries.delete(tenantId);
 }
 
-export async function registryFor(ctx: TenantContext, redis: Redis | null, timeoutMs: number): Promise<CachedRegistry> {
+export async function registryFor(ctx: TenantContext): Promise<CachedRegistry> {
+  const redis = connectRedis(ctx.env);
+  const timeoutMs = ctx.env.REDIS_TIMEOUT_MS;
   const cached = entries.get(ctx.tenantId);
   if (cached && Date.now() - cached.loadedAt < registryCacheSeconds * 1000) return cached;
   // The revision is read first: a change landing during the load then shows up as a
@@ -60,19 +61,17 @@ export async function registryFor(ctx: TenantContext, redis: Redis | null, timeo
  */
 export async function resolveFeatures(
   ctx: TenantContext,
-  redis: Redis | null,
-  timeoutMs: number,
   names: readonly string[],
   entityType?: string,
 ): Promise<{ registry: CachedRegistry; resolved: Map<string, ServedFeature> }> {
   const asked = Date.now();
-  const registry = await registryFor(ctx, redis, timeoutMs);
+  const registry = await registryFor(ctx);
   try {
     return { registry, resolved: resolveFeatureNames(registry.snapshot, names, entityType) };
   } catch (error) {
     if (!(error instanceof AppError) || error.code !== "UNKNOWN_FEATURE" || registry.loadedAt >= asked) throw error;
     forgetRegistry(ctx.tenantId);
-    const reloaded = await registryFor(ctx, redis, timeoutMs);
+    const reloaded = await registryFor(ctx);
     return { registry: reloaded, resolved: resolveFeatureNames(reloaded.snapshot, names, entityType) };
   }
 }

@@ -7,7 +7,6 @@ import { requireScope } from "../../../../shared/auth.ts";
 import { tenantRows } from "../../../../shared/db.ts";
 import { AppError } from "../../../../shared/errors.ts";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
-import { connectRedis } from "../../../../shared/redis.ts";
 import { tenantContext } from "../../../../shared/tenant-context.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { batchRequest, batchResponse } from "../schemas.ts";
@@ -43,13 +42,7 @@ export function registerBatchRoute(app: OpenAPIHono<AppBindings>): void {
       const started = performance.now();
       const request = c.req.valid("json");
       const ctx = tenantContext(c);
-      const { resolved } = await resolveFeatures(
-        ctx,
-        connectRedis(ctx.env),
-        ctx.env.REDIS_TIMEOUT_MS,
-        request.features,
-        request.entityType,
-      );
+      const { resolved } = await resolveFeatures(ctx, request.features, request.entityType);
       const byId = new Map<string, string[]>();
       for (const name of request.features) {
         const id = resolved.get(name)!.id;

@@ -6,7 +6,6 @@ import { requireScope } from "../../../../shared/auth.ts";
 import { AppError } from "../../../../shared/errors.ts";
 import { bearerSecurity, errorResponses, jsonBody } from "../../../../shared/openapi.ts";
 import { readPointInTime } from "../../../../shared/point-in-time.ts";
-import { connectRedis } from "../../../../shared/redis.ts";
 import { tenantContext } from "../../../../shared/tenant-context.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { historicalRequest, historicalResponse, maxJsonPairs } from "../schemas.ts";
@@ -55,13 +54,7 @@ export function registerHistoricalRoute(app: OpenAPIHono<AppBindings>): void {
         );
       }
       const ctx = tenantContext(c);
-      const { resolved } = await resolveFeatures(
-        ctx,
-        connectRedis(ctx.env),
-        ctx.env.REDIS_TIMEOUT_MS,
-        request.features,
-        request.entityType,
-      );
+      const { resolved } = await resolveFeatures(ctx, request.features, request.entityType);
       const features = request.features.map((n) => resolved.get(n)!);
       const chunks = readPointInTime(
         ctx,

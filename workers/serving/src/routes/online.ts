@@ -5,7 +5,6 @@ import type { AppBindings } from "../../../../shared/app.ts";
 import { requireScope } from "../../../../shared/auth.ts";
 import { bearerSecurity, errorResponses, jsonBody } from "../../../../shared/openapi.ts";
 import { readPointInTime } from "../../../../shared/point-in-time.ts";
-import { connectRedis } from "../../../../shared/redis.ts";
 import { type TenantContext, tenantContext } from "../../../../shared/tenant-context.ts";
 import { type EntityFeatures, type OnlineReadResult, readOnlineFeatures } from "../online-reader.ts";
 import { resolveFeatures } from "../registry-cache.ts";
@@ -14,13 +13,7 @@ import { toObject } from "../training-formats.ts";
 
 /** With `timestamp`: the historical path (the offline store as of that time). */
 async function readAsOf(ctx: TenantContext, request: OnlineRequest, entityIds: string[]): Promise<OnlineReadResult> {
-  const { resolved } = await resolveFeatures(
-    ctx,
-    connectRedis(ctx.env),
-    ctx.env.REDIS_TIMEOUT_MS,
-    request.features,
-    request.entityType,
-  );
+  const { resolved } = await resolveFeatures(ctx, request.features, request.entityType);
   const features = request.features.map((n) => resolved.get(n)!);
   const timestamp = new Date(request.timestamp!);
   const entities: EntityFeatures[] = [];

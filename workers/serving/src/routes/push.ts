@@ -7,7 +7,6 @@ import { requireScope } from "../../../../shared/auth.ts";
 import { AppError } from "../../../../shared/errors.ts";
 import { type FeatureWrite, writeFeatureValues } from "../../../../shared/feature-writes.ts";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
-import { connectRedis } from "../../../../shared/redis.ts";
 import { tenantContext } from "../../../../shared/tenant-context.ts";
 import { checkValue } from "../../../../shared/values.ts";
 import { resolveFeatures } from "../registry-cache.ts";
@@ -35,13 +34,7 @@ export function registerPushRoute(app: OpenAPIHono<AppBindings>): void {
       }
       const ctx = tenantContext(c);
       const names = [...new Set(request.rows.flatMap((r) => Object.keys(r.features)))];
-      const { resolved } = await resolveFeatures(
-        ctx,
-        connectRedis(ctx.env),
-        ctx.env.REDIS_TIMEOUT_MS,
-        names,
-        request.entityType,
-      );
+      const { resolved } = await resolveFeatures(ctx, names, request.entityType);
 
       const writes: FeatureWrite[] = [];
       const errors: { row: number; entityId: string; reasons: { feature: string | null; reason: string }[] }[] = [];

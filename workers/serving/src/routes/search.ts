@@ -8,7 +8,6 @@ import { requireScope } from "../../../../shared/auth.ts";
 import { withTenantSql } from "../../../../shared/db.ts";
 import { AppError } from "../../../../shared/errors.ts";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
-import { connectRedis } from "../../../../shared/redis.ts";
 import { tenantContext } from "../../../../shared/tenant-context.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { searchRequest, searchResponse } from "../schemas.ts";
@@ -29,13 +28,7 @@ export function registerSearchRoute(app: OpenAPIHono<AppBindings>): void {
       const started = performance.now();
       const request = c.req.valid("json");
       const ctx = tenantContext(c);
-      const { resolved } = await resolveFeatures(
-        ctx,
-        connectRedis(ctx.env),
-        ctx.env.REDIS_TIMEOUT_MS,
-        [request.feature],
-        request.entityType,
-      );
+      const { resolved } = await resolveFeatures(ctx, [request.feature], request.entityType);
       const feature = resolved.get(request.feature)!;
       if (feature.dataType !== "embedding" || !feature.embeddingDimension) {
         throw new AppError("VALIDATION_FAILED", `${feature.qualifiedName} is not an embedding feature`, [
