@@ -1,14 +1,23 @@
 // npm run smoke — what CI does with the README's first command: start the product in the
 // background, wait until it says READY, run the curl calls it printed and check their
 // answers, stop it with Ctrl-C (SIGINT), and check that nothing it started is left.
+//   --embedded   the same with no PostgreSQL or Redis URL given: PGlite, no Redis
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..");
+const embedded = process.argv.includes("--embedded");
 const started = Date.now();
 const log: string[] = [];
-const child = spawn("npm", ["start"], { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+const env = { ...process.env };
+if (embedded) for (const name of ["POSTGRES_URL", "PGHOST", "PGPORT", "REDIS_URL"]) delete env[name];
+const child = spawn("npm", ["start", ...(embedded ? ["--", "--embedded"] : [])], {
+  cwd: root,
+  detached: true,
+  env,
+  stdio: ["ignore", "pipe", "pipe"],
+});
 child.stdout.on("data", (d: Buffer) => log.push(d.toString()));
 child.stderr.on("data", (d: Buffer) => log.push(d.toString()));
 
@@ -27,7 +36,7 @@ while (!log.join("").includes("READY")) {
   await new Promise((r) => setTimeout(r, 500));
 }
 const readySeconds = (Date.now() - started) / 1000;
-console.log(`smoke: ready after ${readySeconds.toFixed(1)} s`);
+console.log(`smoke: ${embedded ? "embedded mode " : ""}ready after ${readySeconds.toFixed(1)} s`);
 
 const demo = JSON.parse(readFileSync(path.join(root, ".stack/demo.json"), "utf8")) as {
   token: string;
@@ -35,7 +44,12 @@ const demo = JSON.parse(readFileSync(path.join(root, ".stack/demo.json"), "utf8"
 };
 const checks: Record<string, (body: any) => boolean> = {
   "online read": (b) =>
-    b.statuses?.["user.conversation_count"] === "PRESENT" && typeof b.features["user.conversation_count"] === "number",
+    b.statuses?.["user.conversation_count"] === "PRESENT" &&
+    typeof b.features["user.conversation_count"] === "number" &&
+    // Without Redis the answer must come from Postgres and say so; with it, Redis is in play.
+    (embedded
+      ? b.metadata.servedFrom === "postgres" && b.metadata.redis === "disabled"
+      : b.metadata.redis !== "disabled"),
   push: (b) => b.accepted === 1 && b.rejected === 0,
   historical: (b) =>
     Array.isArray(b.rows) && b.rows.length === 2 && b.rows[1].statuses["user.conversation_count"] === "PRESENT",
@@ -70,8 +84,9 @@ const leftovers = spawnSync(
   ["-c", `pgrep -g ${child.pid} || true; ss -ltn | grep -E ':(8787|8788|8789|4444|8079) ' || true`],
   { encoding: "utf8" },
 ).stdout.trim();
-if (leftovers) {
-  console.error(`smoke: FAIL processes or ports left after Ctrl-C:\n${leftovers}`);
+const lockLeft = embedded && existsSync(path.join(root, ".stack/pglite.lock"));
+if (leftovers || lockLeft) {
+  console.error(`smoke: FAIL left after Ctrl-C:\n${leftovers}${lockLeft ? "\nthe embedded database's lock file" : ""}`);
   failures++;
 } else {
   console.log("smoke: ok   nothing left running after Ctrl-C");

@@ -4,6 +4,7 @@
 //   --for-tests   everything but the background servers (tests start their own)
 //   --stop        stop the background servers
 //   --quiet       print only problems
+//   --no-redis    leave Redis alone (npm start runs without it when there is none)
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -166,7 +167,7 @@ if (args.has("--stop")) {
 const started = Date.now();
 ensurePgvector();
 await ensurePostgres();
-await ensureRedis();
+if (!args.has("--no-redis")) await ensureRedis();
 await bootstrapCluster([localStack.databases.dev, localStack.databases.test]);
 for (const db of [localStack.databases.dev, localStack.databases.test]) {
   const { applied } = await migrate(directUrl("owner", db), quiet ? () => {} : say).catch((error: Error) =>

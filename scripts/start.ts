@@ -8,8 +8,12 @@ import path from "node:path";
 import * as jose from "jose";
 import pg from "pg";
 import { demoTenantId, insertDemoConversations, randomEmbedding } from "./demo/data.ts";
+import { bootstrapCluster } from "./lib/cluster.ts";
+import { migrate } from "./lib/migrator.ts";
+import { chooseDatabaseMode, redisAvailable } from "./lib/stack-mode.ts";
 import { quietWranglerEnv } from "./lib/wrangler-env.ts";
-import { directUrl, localStack, neonUrl } from "./local/config.ts";
+import { directUrl, localStack, neonUrl, useEmbeddedPostgres } from "./local/config.ts";
+import { startEmbeddedPostgres } from "./local/embedded-postgres.ts";
 import { startNeonServer } from "./local/neon-server.ts";
 import { startUpstashServer } from "./local/upstash-server.ts";
 
@@ -33,7 +37,8 @@ async function stop(code: number) {
       if (child.pid) process.kill(-child.pid, "SIGTERM");
     } catch {}
   }
-  await Promise.allSettled(closers.map((close) => close()));
+  // Last started, first stopped: the endpoints before the embedded database under them.
+  for (const close of closers.reverse()) await close().catch(() => {});
   await new Promise((r) => setTimeout(r, 500));
   for (const child of children) {
     try {
@@ -101,38 +106,72 @@ async function api(port: number, method: string, pathName: string, token: string
   return json;
 }
 
-async function main() {
-  say("local stack: PostgreSQL + pgvector, Redis, migrations");
-  const stack = spawnSync(process.execPath, ["--import", "tsx", "scripts/stack.ts", "--for-tests", "--quiet"], {
-    cwd: root,
-    stdio: "inherit",
+/** The embedded database and its setup, inside this process. */
+async function startEmbedded() {
+  say("embedded PostgreSQL (PGlite + pgvector) in .stack/pglite");
+  const embedded = await startEmbeddedPostgres({
+    dataDir: path.join(root, ".stack/pglite"),
+    onSlowWait: (line) => say(`warning: ${line}`),
   });
+  closers.push(embedded.close);
+  useEmbeddedPostgres(embedded.port, embedded.superuser);
+  await bootstrapCluster([localStack.databases.dev]);
+  const { applied } = await migrate(directUrl("owner", localStack.databases.dev));
+  say(`embedded database ready: ${applied.length ? `${applied.length} migrations applied` : "schema up to date"}`);
+}
+
+function startServerStack(withRedis: boolean) {
+  say(`local stack: PostgreSQL + pgvector${withRedis ? ", Redis" : ""}, migrations`);
+  const args = ["--import", "tsx", "scripts/stack.ts", "--for-tests", "--quiet"];
+  if (!withRedis) args.push("--no-redis");
+  const stack = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });
   if (stack.status !== 0) throw new Error("the local stack did not come up (see above)");
+}
+
+async function main() {
+  const args = new Set(process.argv.slice(2));
+  const { mode, why } = await chooseDatabaseMode(args);
+  const withRedis = await redisAvailable(mode);
+  say(
+    `database: ${mode === "embedded" ? "embedded (PGlite)" : "PostgreSQL server"} (${why}); ` +
+      `Redis: ${withRedis ? localStack.redisUrl : "none, the serving worker reads from Postgres"}`,
+  );
+  if (mode === "embedded") await startEmbedded();
+  else startServerStack(withRedis);
 
   const neon = await startNeonServer({
     port: localStack.neonPort,
     pgHost: localStack.pgHost,
     pgPort: localStack.pgPort,
-  }).catch(() => null);
-  const upstash = await startUpstashServer({
-    port: localStack.upstashPort,
-    redisUrl: localStack.redisUrl,
-    token: localStack.upstashToken,
-  }).catch(() => null);
+  }).catch((error) => {
+    // Another copy's endpoint would point at another database: only reuse it in server mode.
+    if (mode === "embedded") throw new Error(`port ${localStack.neonPort} is taken (${error.message})`);
+    return null;
+  });
+  const upstash = withRedis
+    ? await startUpstashServer({
+        port: localStack.upstashPort,
+        redisUrl: localStack.redisUrl,
+        token: localStack.upstashToken,
+      }).catch(() => null)
+    : null;
   if (neon) closers.push(neon.close);
   if (upstash) closers.push(upstash.close);
   say(
-    `Neon endpoint :${localStack.neonPort}${neon ? "" : " (already running)"}, Upstash endpoint :${localStack.upstashPort}${upstash ? "" : " (already running)"}`,
+    `Neon endpoint :${localStack.neonPort}${neon ? "" : " (already running)"}` +
+      (withRedis ? `, Upstash endpoint :${localStack.upstashPort}${upstash ? "" : " (already running)"}` : ""),
   );
 
-  const vars = {
+  const vars: Record<string, string> = {
     DATABASE_URL: neonUrl("app", localStack.databases.dev),
     NEON_FETCH_ENDPOINT: `http://127.0.0.1:${localStack.neonPort}/sql`,
     NEON_WS_PROXY: `127.0.0.1:${localStack.neonPort}/v1`,
-    UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${localStack.upstashPort}`,
-    UPSTASH_REDIS_REST_TOKEN: localStack.upstashToken,
     JWT_SECRET: jwtSecret,
   };
+  if (withRedis) {
+    vars.UPSTASH_REDIS_REST_URL = `http://127.0.0.1:${localStack.upstashPort}`;
+    vars.UPSTASH_REDIS_REST_TOKEN = localStack.upstashToken;
+  }
   say("starting the serving, admin and cron workers (wrangler dev)");
   startWorker("serving", "wrangler.toml", vars);
   startWorker("admin", "workers/admin/wrangler.toml", vars);

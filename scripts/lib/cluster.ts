@@ -26,9 +26,18 @@ export async function bootstrapCluster(databases: string[]): Promise<void> {
     // keeps the transform role's read access to source tables out of the app's own rights.
     await admin.query(`GRANT ${transform.name} TO ${app.name}`);
 
+    if (localStack.embedded) {
+      // PGlite has one database, whatever name a client asks for: the owner takes it over.
+      await admin.query(`DO $$ BEGIN
+        EXECUTE format('ALTER DATABASE %I OWNER TO ${owner.name}', current_database());
+      END $$`);
+      await admin.query(`ALTER SCHEMA public OWNER TO ${owner.name}`);
+    }
     for (const db of databases) {
-      const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [db]);
-      if (!exists.rowCount) await admin.query(`CREATE DATABASE ${db} OWNER ${owner.name}`);
+      if (!localStack.embedded) {
+        const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [db]);
+        if (!exists.rowCount) await admin.query(`CREATE DATABASE ${db} OWNER ${owner.name}`);
+      }
       const client = new pg.Client({ connectionString: superuserUrl(db) });
       await client.connect();
       try {
