@@ -170,7 +170,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   class Connection {
     user = superuser;
-    private buffer = Buffer.alloc(0);
+    private buffer: Buffer = Buffer.alloc(0);
     private started = false;
     private queue: Buffer[] = [];
     private pumping = false;
