@@ -112,7 +112,7 @@ function lockDataDir(dataDir: string): () => void {
     let alive = false;
     try {
       process.kill(pid, 0);
-      alive = pid !== process.pid;
+      alive = true;
     } catch {}
     if (alive) throw new Error(`the embedded database ${dataDir} is in use by process ${pid}; stop it first`);
   }
