@@ -165,7 +165,8 @@ if (args.has("--stop")) {
 }
 
 const started = Date.now();
-ensurePgvector();
+// A server named by POSTGRES_URL brings its own pgvector; only a local one is built here.
+if (!process.env.POSTGRES_URL) ensurePgvector();
 await ensurePostgres();
 if (!args.has("--no-redis")) await ensureRedis();
 await bootstrapCluster([localStack.databases.dev, localStack.databases.test]);
