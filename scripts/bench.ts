@@ -1,12 +1,16 @@
-// npm run bench [-- --quick] — runs every benchmark (bench/*.bench.ts, inside workerd, on the
-// local stack), writes bench/results.json and renders BENCHMARKS.md.
+// npm run bench [-- --quick] [-- --only=<name>] — runs every benchmark (bench/*.bench.ts
+// inside workerd, then bench/http-load.ts against `wrangler dev`, on the local stack), writes
+// bench/results.json and renders BENCHMARKS.md. --only=http or --only=<bench file name>
+// runs one of them and merges its results into the existing file.
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { runHttpBenchmarks } from "../bench/http-load.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const quick = process.argv.includes("--quick");
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 
 const stack = spawnSync(process.execPath, ["--import", "tsx", "scripts/stack.ts", "--for-tests", "--quiet"], {
   cwd: root,
@@ -14,7 +18,7 @@ const stack = spawnSync(process.execPath, ["--import", "tsx", "scripts/stack.ts"
 });
 if (stack.status !== 0) process.exit(stack.status ?? 1);
 
-const results: Record<string, unknown>[] = [];
+const results: Record<string, any>[] = [];
 const started = Date.now();
 
 // Resident memory of the workerd processes (where the workers run), sampled every 100 ms,
@@ -33,39 +37,54 @@ function workerdRssMb(): number {
 }
 const sampler = setInterval(() => rssSamples.push({ at: Date.now(), mb: workerdRssMb() }), 100);
 const phases = new Map<string, { start: number; end?: number }>();
-const child = spawn("npx", ["vitest", "run", "--config", "bench/vitest.config.ts"], {
-  cwd: root,
-  env: { ...process.env, BENCH_QUICK: quick ? "1" : "" },
-  stdio: ["ignore", "pipe", "inherit"],
-});
-let buffer = "";
-child.stdout.on("data", (chunk: Buffer) => {
-  buffer += chunk.toString("utf8");
-  let newline = buffer.indexOf("\n");
-  while (newline >= 0) {
-    const line = buffer.slice(0, newline);
-    buffer = buffer.slice(newline + 1);
-    const phase = /PHASE (\S+) (start|end) (\d+)/.exec(line);
-    if (phase) {
-      const entry = phases.get(phase[1]!) ?? { start: 0 };
-      entry[phase[2] as "start" | "end"] = Number(phase[3]);
-      phases.set(phase[1]!, entry);
+const benchFile = only && only !== "http" ? `bench/${only}.bench.ts` : undefined;
+/** The benchmarks inside workerd (vitest); resolves with vitest's exit code. */
+function runWorkerdBenchmarks(): Promise<number> {
+  const child = spawn("npx", ["vitest", "run", "--config", "bench/vitest.config.ts"], {
+    cwd: root,
+    env: { ...process.env, BENCH_QUICK: quick ? "1" : "", ...(benchFile ? { BENCH_FILE: benchFile } : {}) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let buffer = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString("utf8");
+    let newline = buffer.indexOf("\n");
+    while (newline >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      const phase = /PHASE (\S+) (start|end) (\d+)/.exec(line);
+      if (phase) {
+        const entry = phases.get(phase[1]!) ?? { start: 0 };
+        entry[phase[2] as "start" | "end"] = Number(phase[3]);
+        phases.set(phase[1]!, entry);
+      }
+      const at = line.indexOf("BENCH ");
+      if (at >= 0) {
+        const m = JSON.parse(line.slice(at + 6));
+        results.push(m);
+        console.log(
+          `${m.name} ${JSON.stringify(m.params)}: ${m.value} ${m.unit} vs floor ${m.floor} ${m.unit} (x${m.ratio})`,
+        );
+      } else if (/✓|×|FAIL|Error/.test(line)) {
+        console.log(line);
+      }
+      newline = buffer.indexOf("\n");
     }
-    const at = line.indexOf("BENCH ");
-    if (at >= 0) {
-      const m = JSON.parse(line.slice(at + 6));
-      results.push(m);
-      console.log(
-        `${m.name} ${JSON.stringify(m.params)}: ${m.value} ${m.unit} vs floor ${m.floor} ${m.unit} (x${m.ratio})`,
-      );
-    } else if (/✓|×|FAIL|Error/.test(line)) {
-      console.log(line);
-    }
-    newline = buffer.indexOf("\n");
-  }
-});
-const code: number = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));
+  });
+  return new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));
+}
+
+let code = only === "http" ? 0 : await runWorkerdBenchmarks();
 clearInterval(sampler);
+if (!only || only === "http") {
+  console.log("\nHTTP: the serving worker under wrangler dev, sequential reads and a load test");
+  try {
+    results.push(...(await runHttpBenchmarks(quick)));
+  } catch (error) {
+    console.error(`HTTP benchmarks failed: ${(error as Error).stack}`);
+    code = 1;
+  }
+}
 
 // Peak memory of each streamed point-in-time phase, against the smallest one's.
 const peaks = [...phases]
@@ -96,9 +115,16 @@ const machine = {
   node: process.version,
   platform: `${os.platform()} ${os.release()}`,
 };
+// A partial run (--only) replaces its own measurements and keeps the others.
+const sameMeasurement = (a: any, b: any) => a.name === b.name && JSON.stringify(a.params) === JSON.stringify(b.params);
+if (only) {
+  const previous = JSON.parse(readFileSync(path.join(root, "bench/results.json"), "utf8")).results as any[];
+  results.unshift(...previous.filter((p) => !results.some((r) => sameMeasurement(p, r))));
+}
 const document = {
   date: new Date().toISOString(),
   quick,
+  ...(only ? { partial: `--only=${only} merged into the previous run` } : {}),
   durationSeconds: Math.round((Date.now() - started) / 1000),
   machine,
   results,

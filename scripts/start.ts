@@ -2,7 +2,7 @@
 // (wrangler dev on 8787 / 8788 / 8789, cron triggers fired locally), a demo tenant with
 // synthetic TIS TIS data, its features bootstrapped and materialized, then a token and
 // copy-paste curl calls. Ctrl-C stops everything it started.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import * as jose from "jose";
@@ -11,7 +11,7 @@ import { demoTenantId, insertDemoConversations, randomEmbedding } from "./demo/d
 import { bootstrapCluster } from "./lib/cluster.ts";
 import { migrate } from "./lib/migrator.ts";
 import { chooseDatabaseMode, redisAvailable } from "./lib/stack-mode.ts";
-import { quietWranglerEnv } from "./lib/wrangler-env.ts";
+import { startWranglerDev, waitForHttp } from "./lib/wrangler-dev.ts";
 import { directUrl, localStack, neonUrl, useEmbeddedPostgres } from "./local/config.ts";
 import { startEmbeddedPostgres } from "./local/embedded-postgres.ts";
 import { startNeonServer } from "./local/neon-server.ts";
@@ -50,42 +50,17 @@ async function stop(code: number) {
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
 
-async function waitForHttp(url: string, seconds: number): Promise<void> {
-  for (let i = 0; i < seconds * 4; i++) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (r.status < 500) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${url} did not answer within ${seconds} s`);
-}
-
 function startWorker(name: keyof typeof ports, config: string, vars: Record<string, string>) {
-  const args = [
-    "wrangler",
-    "dev",
-    "--config",
+  const child = startWranglerDev({
+    name,
+    root,
     config,
-    "--port",
-    String(ports[name]),
-    "--ip",
-    "127.0.0.1",
-    "--log-level",
-    "warn",
-  ];
-  args.push("--inspector-port", String(inspectorPorts[name]));
-  if (name === "cron") args.push("--test-scheduled");
-  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const child = spawn("npx", args, {
-    cwd: root,
-    detached: true, // its own process group, so stopping reaches workerd too
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...quietWranglerEnv },
+    port: ports[name],
+    inspectorPort: inspectorPorts[name],
+    vars,
+    extraArgs: name === "cron" ? ["--test-scheduled"] : [],
+    output: (text) => process.stdout.write(text),
   });
-  const prefix = `[${name}] `;
-  child.stdout?.on("data", (d: Buffer) => process.stdout.write(d.toString().replace(/^/gm, prefix)));
-  child.stderr?.on("data", (d: Buffer) => process.stderr.write(d.toString().replace(/^/gm, prefix)));
   child.on("exit", (code) => {
     if (!stopping) {
       console.error(`${name} worker exited (${code}); stopping`);

@@ -102,7 +102,12 @@ export const searchResponse = z
   .object({
     feature: z.string(),
     results: z.array(z.object({ entityId: z.string(), distance: z.number(), eventTimestamp: z.string() })),
-    metadata: z.object({ latencyMs: z.number(), efSearch: z.number().int() }),
+    metadata: z.object({
+      latencyMs: z.number(),
+      /** "exact" when the tenant has few vectors for the feature (EXACT_SEARCH_MAX_ROWS), else "hnsw". */
+      strategy: z.enum(["exact", "hnsw"]),
+      efSearch: z.number().int(),
+    }),
   })
   .openapi("EmbeddingSearchResponse");
 

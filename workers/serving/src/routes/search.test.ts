@@ -91,7 +91,17 @@ describe("embedding search", () => {
     const r = await tiny.t.post("/v1/embeddings/search", { feature: "message.embedding", vector: query, k: 10 });
     expect(r.body.results).toHaveLength(10);
     expect(r.body.results.map((x: any) => x.entityId)).toEqual(bruteForce(tiny.vs, query, 10).map((x) => x.entityId));
+    expect(r.body.metadata.strategy).toBe("exact"); // 30 vectors: every distance is computed
+    // The same tenant through the index (threshold 0): the iterative scan still finds all k.
+    const viaIndex = apiClient(worker, { EXACT_SEARCH_MAX_ROWS: "0" }).as(tiny.t.tenantId);
+    const indexed = await viaIndex.post("/v1/embeddings/search", { feature: "message.embedding", vector: query, k: 10 });
+    expect(indexed.body.metadata.strategy).toBe("hnsw");
+    expect(indexed.body.results).toHaveLength(10);
+    const tinyExact = bruteForce(tiny.vs, query, 10).map((x) => x.entityId);
+    expect(indexed.body.results.filter((x: any) => tinyExact.includes(x.entityId)).length).toBeGreaterThanOrEqual(9);
+
     const fromBig = await big.t.post("/v1/embeddings/search", { feature: "message.embedding", vector: query, k: 10 });
+    expect(fromBig.body.metadata.strategy).toBe("hnsw"); // 3,000 vectors: over the default threshold of 2,000
     const exact = bruteForce(big.vs, query, 10).map((x) => x.entityId);
     const recall = fromBig.body.results.filter((x: any) => exact.includes(x.entityId)).length / 10;
     expect(recall).toBeGreaterThanOrEqual(0.9);

@@ -1,7 +1,7 @@
 // POST /v1/embeddings/search: the k nearest entities by cosine distance, through the HNSW
 // index of the feature's dimension, this tenant's rows only. RLS filters the index scan;
 // pgvector's iterative scan keeps scanning until k rows pass, so a tenant owning a small
-// share of the index still gets k results.
+// share of the index still gets k results; a tenant with few vectors is searched exactly.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { AppBindings } from "../../../../shared/app.ts";
 import { requireScope } from "../../../../shared/auth.ts";
@@ -50,27 +50,50 @@ export function registerSearchRoute(app: OpenAPIHono<AppBindings>): void {
       }
       // Candidates examined per query: a wider beam than k keeps recall high.
       const efSearch = Math.max(100, request.k * 4);
+      const exactMaxRows = ctx.env.EXACT_SEARCH_MAX_ROWS;
       // The expression and predicate repeat the partial index's: (embedding::vector(dim)) WHERE dimension = dim.
       const vectorType = `vector(${dim})`;
       const query = request.vector ? JSON.stringify(request.vector) : null;
-      const [, , , rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+      // Two plans, one chosen at run time by how many vectors this tenant has for the feature
+      // (counted up to the threshold): few → every distance computed (exact, and cheaper than
+      // walking a graph mostly made of other tenants' vectors); many → the HNSW index.
+      // The planner cannot choose itself: RLS hides the tenant from its estimates, so it would
+      // sort the tenant's rows even for 100,000 of them. Seq and bitmap scans are off so the
+      // index branch is an index scan; "+ 0" keeps the exact branch off the index.
+      const [, , , , , , rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
         sql.query(`SET LOCAL hnsw.ef_search = ${efSearch}`),
         sql`SET LOCAL hnsw.iterative_scan = relaxed_order`,
         sql`SET LOCAL hnsw.max_scan_tuples = 200000`,
+        sql`SET LOCAL enable_seqscan = off`,
+        sql`SET LOCAL enable_bitmapscan = off`,
+        sql`SET LOCAL jit = off`,
         sql.query(
-          `WITH target AS (
+          `WITH target AS MATERIALIZED (
              SELECT COALESCE($1::text, (SELECT embedding::text FROM ai_feature_embeddings_online
                                          WHERE feature_id = $2 AND entity_id = $3 LIMIT 1))::${vectorType} AS q
-           ), nearest AS MATERIALIZED (
-             SELECT e.entity_id, e.event_timestamp, (e.embedding::${vectorType}) <=> t.q AS distance
-             FROM ai_feature_embeddings_online e, target t
-             WHERE t.q IS NOT NULL AND e.dimension = ${dim} AND e.feature_id = $2
-               AND ($3::text IS NULL OR e.entity_id <> $3)
-             ORDER BY (e.embedding::${vectorType}) <=> t.q
+           ), population AS MATERIALIZED (
+             SELECT count(*) AS n FROM (
+               SELECT 1 FROM ai_feature_embeddings_online
+               WHERE feature_id = $2 AND dimension = ${dim} LIMIT ${exactMaxRows + 1}) AS capped
+           ), exact AS (
+             SELECT e.entity_id, e.event_timestamp, (e.embedding::${vectorType}) <=> (SELECT q FROM target) AS distance
+             FROM ai_feature_embeddings_online e
+             WHERE (SELECT n FROM population) <= ${exactMaxRows} AND (SELECT q FROM target) IS NOT NULL
+               AND e.feature_id = $2 AND e.dimension = ${dim} AND ($3::text IS NULL OR e.entity_id <> $3)
+             ORDER BY ((e.embedding::${vectorType}) <=> (SELECT q FROM target)) + 0
+             LIMIT $4
+           ), approximate AS (
+             SELECT e.entity_id, e.event_timestamp, (e.embedding::${vectorType}) <=> (SELECT q FROM target) AS distance
+             FROM ai_feature_embeddings_online e
+             WHERE (SELECT n FROM population) > ${exactMaxRows} AND (SELECT q FROM target) IS NOT NULL
+               AND e.dimension = ${dim} AND e.feature_id = $2 AND ($3::text IS NULL OR e.entity_id <> $3)
+             ORDER BY (e.embedding::${vectorType}) <=> (SELECT q FROM target)
              LIMIT $4
            )
            -- relaxed_order may return neighbours slightly out of order: sort the k found.
-           SELECT entity_id, distance, event_timestamp FROM nearest ORDER BY distance, entity_id`,
+           SELECT entity_id, distance, event_timestamp, (SELECT n FROM population) > ${exactMaxRows} AS approximate
+           FROM (SELECT * FROM exact UNION ALL SELECT * FROM approximate) AS found
+           ORDER BY distance, entity_id`,
           [query, feature.id, request.entityId ?? null, request.k],
         ),
       ]);
@@ -90,7 +113,11 @@ export function registerSearchRoute(app: OpenAPIHono<AppBindings>): void {
             distance: Number(r.distance),
             eventTimestamp: new Date(r.event_timestamp as string).toISOString(),
           })),
-          metadata: { latencyMs: Math.round((performance.now() - started) * 100) / 100, efSearch },
+          metadata: {
+            latencyMs: Math.round((performance.now() - started) * 100) / 100,
+            strategy: rows![0]?.approximate ? ("hnsw" as const) : ("exact" as const),
+            efSearch,
+          },
         },
         200,
       );

@@ -1,0 +1,331 @@
+// The serving worker as deployed code runs it: `wrangler dev` over HTTP, against the local
+// stack (test database). Two measurements, each with its floor from the same run:
+//  - sequential warm online reads (1 x 10, 100 x 10) against one raw pipelined Upstash call
+//    for the same cells, over HTTP from the same Node process;
+//  - a load test (autocannon, 64 connections): online reads only, then 90% reads / 10% pushes,
+//    against the same load on the Upstash endpoint itself (one HMGET pipeline per request),
+//    with errors and the serving process' memory at start and end.
+import { randomBytes, randomUUID } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { Redis } from "@upstash/redis";
+import autocannon from "autocannon";
+import * as jose from "jose";
+import pg from "pg";
+import { startWranglerDev, stopProcessGroup, waitForHttp } from "../scripts/lib/wrangler-dev.ts";
+import { directUrl, localStack, neonUrl } from "../scripts/local/config.ts";
+import { startNeonServer } from "../scripts/local/neon-server.ts";
+import { startUpstashServer } from "../scripts/local/upstash-server.ts";
+import { valueKey } from "../shared/online-cache.ts";
+import { percentile } from "./stats.ts";
+
+export interface HttpMeasurement {
+  name: string;
+  params: Record<string, unknown>;
+  value: number;
+  unit: string;
+  floor: number;
+  floorName: string;
+  ratio: number | null;
+  extra?: Record<string, unknown>;
+}
+
+const root = path.resolve(import.meta.dirname, "..");
+const ports = { serving: 8797, admin: 8798 };
+const featureNames = Array.from({ length: 10 }, (_, i) => `f${i}`);
+const entityCount = 1000;
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** Resident memory of the workerd processes in one process group (one `wrangler dev`). */
+function groupRssMb(pgid: number): number {
+  let kb = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) !== pgid) continue;
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd")) continue;
+      kb += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    } catch {}
+  }
+  return round(kb / 1024, 1);
+}
+
+function measure(
+  name: string,
+  params: Record<string, unknown>,
+  value: number,
+  unit: string,
+  floor: number,
+  floorName: string,
+  extra?: Record<string, unknown>,
+): HttpMeasurement {
+  const m = { name, params, value, unit, floor, floorName, ratio: floor > 0 ? round(value / floor) : null, extra };
+  console.log(`${name} ${JSON.stringify(params)}: ${value} ${unit} vs floor ${floor} ${unit} (x${m.ratio})`);
+  return m;
+}
+
+function runAutocannon(options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+export async function runHttpBenchmarks(quick: boolean): Promise<HttpMeasurement[]> {
+  const database = localStack.databases.test;
+  const neon = await startNeonServer({ pgHost: localStack.pgHost, pgPort: localStack.pgPort });
+  const upstash = await startUpstashServer({ redisUrl: localStack.redisUrl, token: localStack.upstashToken });
+  const secret = randomBytes(32).toString("hex");
+  const vars = {
+    DATABASE_URL: neonUrl("app", database),
+    NEON_FETCH_ENDPOINT: `${neon.url}/sql`,
+    NEON_WS_PROXY: `127.0.0.1:${neon.port}/v1`,
+    UPSTASH_REDIS_REST_URL: upstash.url,
+    UPSTASH_REDIS_REST_TOKEN: localStack.upstashToken,
+    JWT_SECRET: secret,
+  };
+  const quiet = () => {};
+  const serving = startWranglerDev({
+    name: "serving",
+    root,
+    config: "wrangler.toml",
+    port: ports.serving,
+    inspectorPort: 9240,
+    vars,
+    output: quiet,
+  });
+  const admin = startWranglerDev({
+    name: "admin",
+    root,
+    config: "workers/admin/wrangler.toml",
+    port: ports.admin,
+    inspectorPort: 9241,
+    vars,
+    output: quiet,
+  });
+  try {
+    await Promise.all(Object.values(ports).map((p) => waitForHttp(`http://127.0.0.1:${p}/healthz`, 90)));
+    return await measureAll(quick, { neonUrl: neon.url, upstashUrl: upstash.url, secret, servingPid: serving.pid! });
+  } finally {
+    await Promise.all([stopProcessGroup(serving), stopProcessGroup(admin)]);
+    await Promise.allSettled([neon.close(), upstash.close()]);
+  }
+}
+
+async function measureAll(
+  quick: boolean,
+  setup: { neonUrl: string; upstashUrl: string; secret: string; servingPid: number },
+): Promise<HttpMeasurement[]> {
+  const results: HttpMeasurement[] = [];
+  const tenantId = randomUUID();
+  const owner = new pg.Client({ connectionString: directUrl("owner", localStack.databases.test) });
+  await owner.connect();
+  await owner.query("INSERT INTO tenants (id, name) VALUES ($1, 'bench http')", [tenantId]);
+  await owner.end();
+  const token = await new jose.SignJWT({
+    tenant_id: tenantId,
+    scope: "features:read features:write registry:read registry:write",
+  })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject("bench")
+    .setExpirationTime("2h")
+    .sign(new TextEncoder().encode(setup.secret));
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const call = async (port: number, route: string, body?: unknown) => {
+    const response = await fetch(`http://127.0.0.1:${port}${route}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = (await response.json()) as any;
+    if (response.status >= 300) throw new Error(`${route}: ${response.status} ${JSON.stringify(json).slice(0, 300)}`);
+    return json;
+  };
+
+  // Registry and data: one group of 10 float features, 1,000 users, then every cell read once
+  // so Redis holds it (the refill runs after each response).
+  const group = await call(ports.admin, "/v1/admin/groups", { name: "load", displayName: "load", entityType: "user" });
+  const fieldIds: string[] = [];
+  for (const name of featureNames) {
+    const feature = await call(ports.admin, `/v1/admin/groups/${group.id}/features`, {
+      name,
+      displayName: name,
+      dataType: "float64",
+      sourceType: "stream",
+    });
+    fieldIds.push(feature.id);
+  }
+  const ids = Array.from({ length: entityCount }, (_, i) => `user-${i}`);
+  const now = new Date().toISOString();
+  const pushed = await call(ports.serving, "/v1/features/push", {
+    entityType: "user",
+    rows: ids.map((entityId, i) => ({
+      entityId,
+      eventTimestamp: now,
+      features: Object.fromEntries(featureNames.map((n, j) => [n, i + j / 100])),
+    })),
+  });
+  if (pushed.accepted !== entityCount) throw new Error(`push accepted ${pushed.accepted}`);
+  for (let i = 0; i < entityCount; i += 100) {
+    await call(ports.serving, "/v1/features/online", {
+      entityType: "user",
+      entityIds: ids.slice(i, i + 100),
+      features: featureNames,
+    });
+  }
+  await new Promise((r) => setTimeout(r, 500));
+
+  const redis = new Redis({ url: setup.upstashUrl, token: localStack.upstashToken, automaticDeserialization: false });
+  const keys = await Promise.all(ids.map((id) => valueKey(tenantId, group.id, id)));
+
+  // Sequential warm reads over HTTP against the raw pipelined read of the same cells.
+  const iterations = quick ? 100 : 500;
+  for (const entities of [1, 100]) {
+    const body = JSON.stringify(
+      entities === 1
+        ? { entityType: "user", entityId: ids[0], features: featureNames }
+        : { entityType: "user", entityIds: ids.slice(0, entities), features: featureNames },
+    );
+    const product = async () => {
+      const response = await fetch(`http://127.0.0.1:${ports.serving}/v1/features/online`, {
+        method: "POST",
+        headers,
+        body,
+      });
+      const json = (await response.json()) as any;
+      if (json.metadata?.servedFrom !== "redis")
+        throw new Error(`not a warm read: ${JSON.stringify(json).slice(0, 200)}`);
+    };
+    const floor = async () => {
+      const p = redis.pipeline();
+      for (const key of keys.slice(0, entities)) p.hmget(key, ...fieldIds);
+      if ((await p.exec()).length !== entities) throw new Error("floor read failed");
+    };
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < iterations + 20; i++) {
+      let t = performance.now();
+      await product();
+      const productMs = performance.now() - t;
+      t = performance.now();
+      await floor();
+      const floorMs = performance.now() - t;
+      if (i >= 20) {
+        a.push(productMs);
+        b.push(floorMs);
+      }
+    }
+    for (const p of [50, 99]) {
+      results.push(
+        measure(
+          `online_read_http_p${p}`,
+          { entities, features: 10, via: "wrangler dev" },
+          round(percentile(a, p)),
+          "ms",
+          round(percentile(b, p)),
+          "the same cells read with one raw pipelined Upstash REST call (E x HMGET) over HTTP from the same Node process",
+        ),
+      );
+    }
+  }
+
+  // Load: 64 connections, random warm users, 1 x 10 each.
+  const duration = quick ? 10 : 60;
+  const pick = () => ids[Math.floor(Math.random() * entityCount)]!;
+  const readRequest = {
+    method: "POST" as const,
+    path: "/v1/features/online",
+    headers,
+    setupRequest: (request: any) => ({
+      ...request,
+      body: JSON.stringify({ entityType: "user", entityId: pick(), features: featureNames }),
+    }),
+  };
+  const pushRequest = {
+    method: "POST" as const,
+    path: "/v1/features/push",
+    headers,
+    setupRequest: (request: any) => ({
+      ...request,
+      body: JSON.stringify({
+        entityType: "user",
+        rows: [
+          {
+            entityId: pick(),
+            eventTimestamp: new Date().toISOString(),
+            features: Object.fromEntries(featureNames.map((n) => [n, Math.random()])),
+          },
+        ],
+      }),
+    }),
+  };
+  const floorRequest = {
+    method: "POST" as const,
+    path: "/pipeline",
+    headers: { authorization: `Bearer ${localStack.upstashToken}`, "content-type": "application/json" },
+    setupRequest: (request: any) => ({
+      ...request,
+      body: JSON.stringify([["HMGET", keys[Math.floor(Math.random() * entityCount)], ...fieldIds]]),
+    }),
+  };
+  const floorRun = await runAutocannon({
+    url: setup.upstashUrl,
+    connections: 64,
+    duration,
+    requests: [floorRequest],
+  });
+  const runs = [
+    { mix: "reads", requests: [readRequest] },
+    { mix: "90% reads, 10% pushes", requests: [...Array(9).fill(readRequest), pushRequest] },
+  ];
+  for (const run of runs) {
+    const rssStart = groupRssMb(setup.servingPid);
+    let rssPeak = rssStart;
+    const sampler = setInterval(() => {
+      rssPeak = Math.max(rssPeak, groupRssMb(setup.servingPid));
+    }, 1000);
+    const result = await runAutocannon({
+      url: `http://127.0.0.1:${ports.serving}`,
+      connections: 64,
+      duration,
+      requests: run.requests,
+    });
+    clearInterval(sampler);
+    await new Promise((r) => setTimeout(r, 2000)); // let waitUntil work finish
+    const rssEnd = groupRssMb(setup.servingPid);
+    const params = { connections: 64, seconds: duration, mix: run.mix };
+    const floorName =
+      "the same 64 connections on the Upstash endpoint itself: one HMGET of one user's 10 cells per request";
+    results.push(
+      measure(
+        "load_throughput",
+        params,
+        round(result.requests.average, 0),
+        "req/s",
+        round(floorRun.requests.average, 0),
+        floorName,
+      ),
+      measure("load_p50", params, result.latency.p50, "ms", floorRun.latency.p50, floorName),
+      measure("load_p99", params, result.latency.p99, "ms", floorRun.latency.p99, floorName),
+      measure(
+        "load_errors",
+        params,
+        result.errors + result.timeouts + result.non2xx,
+        "requests",
+        0,
+        "none expected: connection errors + timeouts + non-2xx answers",
+        { total: result.requests.total, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts },
+      ),
+      measure(
+        "load_serving_rss",
+        params,
+        rssEnd,
+        "MB",
+        rssStart,
+        "resident memory of the serving worker's workerd before the run (value: after it)",
+        { peakMb: rssPeak },
+      ),
+    );
+  }
+  return results;
+}
