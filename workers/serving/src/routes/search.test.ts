@@ -94,7 +94,11 @@ describe("embedding search", () => {
     expect(r.body.metadata.strategy).toBe("exact"); // 30 vectors: every distance is computed
     // The same tenant through the index (threshold 0): the iterative scan still finds all k.
     const viaIndex = apiClient(worker, { EXACT_SEARCH_MAX_ROWS: "0" }).as(tiny.t.tenantId);
-    const indexed = await viaIndex.post("/v1/embeddings/search", { feature: "message.embedding", vector: query, k: 10 });
+    const indexed = await viaIndex.post("/v1/embeddings/search", {
+      feature: "message.embedding",
+      vector: query,
+      k: 10,
+    });
     expect(indexed.body.metadata.strategy).toBe("hnsw");
     expect(indexed.body.results).toHaveLength(10);
     const tinyExact = bruteForce(tiny.vs, query, 10).map((x) => x.entityId);
