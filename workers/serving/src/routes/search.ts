@@ -48,8 +48,10 @@ export function registerSearchRoute(app: OpenAPIHono<AppBindings>): void {
           ]);
         }
       }
-      // Candidates examined per query: a wider beam than k keeps recall high.
-      const efSearch = Math.max(100, request.k * 4);
+      // Candidates examined per query: a wider beam than k keeps recall high. Measured on
+      // 100,000 x 1,536 (bench/embedding-search.bench.ts), a tenant with 11% of the index:
+      // ef 100 → recall@10 0.78, ef 200 → 0.97 in ~8 ms (exact: ~115 ms), ef 400 → 0.975.
+      const efSearch = Math.max(200, request.k * 4);
       const exactMaxRows = ctx.env.EXACT_SEARCH_MAX_ROWS;
       // The expression and predicate repeat the partial index's: (embedding::vector(dim)) WHERE dimension = dim.
       const vectorType = `vector(${dim})`;
@@ -57,24 +59,24 @@ export function registerSearchRoute(app: OpenAPIHono<AppBindings>): void {
       // Two plans, one chosen at run time by how many vectors this tenant has for the feature
       // (counted up to the threshold): few → every distance computed (exact, and cheaper than
       // walking a graph mostly made of other tenants' vectors); many → the HNSW index.
-      // The planner cannot choose itself: RLS hides the tenant from its estimates, so it would
-      // sort the tenant's rows even for 100,000 of them. Seq and bitmap scans are off so the
-      // index branch is an index scan; "+ 0" keeps the exact branch off the index.
-      const [, , , , , , rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+      // The planner cannot choose itself: RLS hides the tenant from its estimates, and it sorts
+      // the tenant's rows (120 ms for 11,000) rather than walk the index (1–2 ms). Sorting is
+      // discouraged so the index branch walks the index; "+ 0" keeps the exact branch off it.
+      const [, , , , , rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
         sql.query(`SET LOCAL hnsw.ef_search = ${efSearch}`),
         sql`SET LOCAL hnsw.iterative_scan = relaxed_order`,
         sql`SET LOCAL hnsw.max_scan_tuples = 200000`,
-        sql`SET LOCAL enable_seqscan = off`,
-        sql`SET LOCAL enable_bitmapscan = off`,
+        sql`SET LOCAL enable_sort = off`,
         sql`SET LOCAL jit = off`,
         sql.query(
           `WITH target AS MATERIALIZED (
              SELECT COALESCE($1::text, (SELECT embedding::text FROM ai_feature_embeddings_online
                                          WHERE feature_id = $2 AND entity_id = $3 LIMIT 1))::${vectorType} AS q
            ), population AS MATERIALIZED (
+             -- Every vector of a feature has its dimension (push checks it): counting on the
+             -- primary key alone stays an index-only scan.
              SELECT count(*) AS n FROM (
-               SELECT 1 FROM ai_feature_embeddings_online
-               WHERE feature_id = $2 AND dimension = ${dim} LIMIT ${exactMaxRows + 1}) AS capped
+               SELECT 1 FROM ai_feature_embeddings_online WHERE feature_id = $2 LIMIT ${exactMaxRows + 1}) AS capped
            ), exact AS (
              SELECT e.entity_id, e.event_timestamp, (e.embedding::${vectorType}) <=> (SELECT q FROM target) AS distance
              FROM ai_feature_embeddings_online e
