@@ -1,18 +1,24 @@
-// The serving worker as deployed code runs it: `wrangler dev` over HTTP, against the local
-// stack (test database). Two measurements, each with its floor from the same run:
+// The serving worker over HTTP, against the local stack (test database), in two hosts:
+// `wrangler dev` (what a developer runs) and the deployable bundle in plain workerd through
+// Miniflare (the same runtime without wrangler's dev proxy, which costs a Node hop per
+// request). Two measurements, each with its floor from the same run:
 //  - sequential warm online reads (1 x 10, 100 x 10) against one raw pipelined Upstash call
 //    for the same cells, over HTTP from the same Node process;
 //  - a load test (autocannon, 64 connections): online reads only, then 90% reads / 10% pushes,
 //    against the same load on the Upstash endpoint itself (one HMGET pipeline per request),
 //    with errors and the serving process' memory at start and end.
+import { spawnSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import type { Readable } from "node:stream";
 import { Redis } from "@upstash/redis";
 import autocannon from "autocannon";
 import * as jose from "jose";
+import { Miniflare } from "miniflare";
 import pg from "pg";
 import { startWranglerDev, stopProcessGroup, waitForHttp } from "../scripts/lib/wrangler-dev.ts";
+import { quietWranglerEnv } from "../scripts/lib/wrangler-env.ts";
 import { directUrl, localStack, neonUrl } from "../scripts/local/config.ts";
 import { startNeonServer } from "../scripts/local/neon-server.ts";
 import { startUpstashServer } from "../scripts/local/upstash-server.ts";
@@ -31,24 +37,85 @@ export interface HttpMeasurement {
 }
 
 const root = path.resolve(import.meta.dirname, "..");
-const ports = { serving: 8797, admin: 8798 };
+const ports = { serving: 8797, admin: 8798, workerd: 8799 };
 const featureNames = Array.from({ length: 10 }, (_, i) => `f${i}`);
 const entityCount = 1000;
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-/** Resident memory of the workerd processes in one process group (one `wrangler dev`). */
-function groupRssMb(pgid: number): number {
+/** Resident memory of the workerd processes whose process group or parent is `id`. */
+function workerdRssMb(id: number): number {
   let kb = 0;
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) !== pgid) continue;
+      if (Number(fields[1]) !== id && Number(fields[2]) !== id) continue;
       if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd")) continue;
       kb += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
     } catch {}
   }
   return round(kb / 1024, 1);
+}
+
+interface Host {
+  name: string;
+  port: number;
+  rssMb: () => number;
+  stop: () => Promise<void>;
+}
+
+async function wranglerDevHost(vars: Record<string, string>): Promise<Host> {
+  const child = startWranglerDev({
+    name: "serving",
+    root,
+    config: "wrangler.toml",
+    port: ports.serving,
+    inspectorPort: 9240,
+    vars,
+    extraArgs: ["--show-interactive-dev-session=false"],
+    output: () => {},
+  });
+  await waitForHttp(`http://127.0.0.1:${ports.serving}/healthz`, 90);
+  return {
+    name: "wrangler dev",
+    port: ports.serving,
+    rssMb: () => workerdRssMb(child.pid!),
+    stop: () => stopProcessGroup(child),
+  };
+}
+
+/** The bundle `wrangler deploy` would upload, served by workerd through Miniflare. */
+async function workerdHost(vars: Record<string, string>): Promise<Host> {
+  const outdir = path.join(root, "dist/bench-serving");
+  const built = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir, "--config", "wrangler.toml"], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, ...quietWranglerEnv },
+  });
+  if (built.status !== 0) throw new Error(`bundling the serving worker failed: ${built.stderr}`);
+  const compatibilityDate = /compatibility_date = "([^"]+)"/.exec(
+    readFileSync(path.join(root, "wrangler.toml"), "utf8"),
+  )![1];
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(outdir, "index.js"),
+    compatibilityDate,
+    port: ports.workerd,
+    host: "127.0.0.1",
+    bindings: vars,
+    // The worker's own warnings (Redis fallbacks under saturation) are counted, not printed.
+    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+      stdout.resume();
+      stderr.resume();
+    },
+  });
+  await mf.ready;
+  return {
+    name: "workerd (bundle, Miniflare)",
+    port: ports.workerd,
+    rssMb: () => workerdRssMb(process.pid),
+    stop: () => mf.dispose(),
+  };
 }
 
 function measure(
@@ -61,7 +128,8 @@ function measure(
   extra?: Record<string, unknown>,
 ): HttpMeasurement {
   const m = { name, params, value, unit, floor, floorName, ratio: floor > 0 ? round(value / floor) : null, extra };
-  console.log(`${name} ${JSON.stringify(params)}: ${value} ${unit} vs floor ${floor} ${unit} (x${m.ratio})`);
+  const note = extra?.readsServedFrom ? ` reads served from ${JSON.stringify(extra.readsServedFrom)}` : "";
+  console.log(`${name} ${JSON.stringify(params)}: ${value} ${unit} vs floor ${floor} ${unit} (x${m.ratio})${note}`);
   return m;
 }
 
@@ -84,16 +152,7 @@ export async function runHttpBenchmarks(quick: boolean): Promise<HttpMeasurement
     UPSTASH_REDIS_REST_TOKEN: localStack.upstashToken,
     JWT_SECRET: secret,
   };
-  const quiet = () => {};
-  const serving = startWranglerDev({
-    name: "serving",
-    root,
-    config: "wrangler.toml",
-    port: ports.serving,
-    inspectorPort: 9240,
-    vars,
-    output: quiet,
-  });
+  // The admin worker only sets up the registry.
   const admin = startWranglerDev({
     name: "admin",
     root,
@@ -101,20 +160,24 @@ export async function runHttpBenchmarks(quick: boolean): Promise<HttpMeasurement
     port: ports.admin,
     inspectorPort: 9241,
     vars,
-    output: quiet,
+    extraArgs: ["--show-interactive-dev-session=false"],
+    output: () => {},
   });
+  const hosts: Host[] = [];
   try {
-    await Promise.all(Object.values(ports).map((p) => waitForHttp(`http://127.0.0.1:${p}/healthz`, 90)));
-    return await measureAll(quick, { neonUrl: neon.url, upstashUrl: upstash.url, secret, servingPid: serving.pid! });
+    await waitForHttp(`http://127.0.0.1:${ports.admin}/healthz`, 90);
+    hosts.push(await wranglerDevHost(vars), await workerdHost(vars));
+    return await measureAll(quick, hosts, { upstashUrl: upstash.url, secret });
   } finally {
-    await Promise.all([stopProcessGroup(serving), stopProcessGroup(admin)]);
+    await Promise.allSettled([stopProcessGroup(admin), ...hosts.map((h) => h.stop())]);
     await Promise.allSettled([neon.close(), upstash.close()]);
   }
 }
 
 async function measureAll(
   quick: boolean,
-  setup: { neonUrl: string; upstashUrl: string; secret: string; servingPid: number },
+  hosts: Host[],
+  setup: { upstashUrl: string; secret: string },
 ): Promise<HttpMeasurement[]> {
   const results: HttpMeasurement[] = [];
   const tenantId = randomUUID();
@@ -180,58 +243,62 @@ async function measureAll(
 
   // Sequential warm reads over HTTP against the raw pipelined read of the same cells.
   const iterations = quick ? 100 : 500;
-  for (const entities of [1, 100]) {
-    const body = JSON.stringify(
-      entities === 1
-        ? { entityType: "user", entityId: ids[0], features: featureNames }
-        : { entityType: "user", entityIds: ids.slice(0, entities), features: featureNames },
-    );
-    const product = async () => {
-      const response = await fetch(`http://127.0.0.1:${ports.serving}/v1/features/online`, {
-        method: "POST",
-        headers,
-        body,
-      });
-      const json = (await response.json()) as any;
-      if (json.metadata?.servedFrom !== "redis")
-        throw new Error(`not a warm read: ${JSON.stringify(json).slice(0, 200)}`);
-    };
-    const floor = async () => {
-      const p = redis.pipeline();
-      for (const key of keys.slice(0, entities)) p.hmget(key, ...fieldIds);
-      if ((await p.exec()).length !== entities) throw new Error("floor read failed");
-    };
-    const a: number[] = [];
-    const b: number[] = [];
-    for (let i = 0; i < iterations + 20; i++) {
-      let t = performance.now();
-      await product();
-      const productMs = performance.now() - t;
-      t = performance.now();
-      await floor();
-      const floorMs = performance.now() - t;
-      if (i >= 20) {
-        a.push(productMs);
-        b.push(floorMs);
+  for (const host of hosts)
+    for (const entities of [1, 100]) {
+      const body = JSON.stringify(
+        entities === 1
+          ? { entityType: "user", entityId: ids[0], features: featureNames }
+          : { entityType: "user", entityIds: ids.slice(0, entities), features: featureNames },
+      );
+      const product = async () => {
+        const response = await fetch(`http://127.0.0.1:${host.port}/v1/features/online`, {
+          method: "POST",
+          headers,
+          body,
+        });
+        const json = (await response.json()) as any;
+        if (json.metadata?.servedFrom !== "redis")
+          throw new Error(`not a warm read: ${JSON.stringify(json).slice(0, 200)}`);
+      };
+      const floor = async () => {
+        const p = redis.pipeline();
+        for (const key of keys.slice(0, entities)) p.hmget(key, ...fieldIds);
+        if ((await p.exec()).length !== entities) throw new Error("floor read failed");
+      };
+      const a: number[] = [];
+      const b: number[] = [];
+      for (let i = 0; i < iterations + 20; i++) {
+        let t = performance.now();
+        await product();
+        const productMs = performance.now() - t;
+        t = performance.now();
+        await floor();
+        const floorMs = performance.now() - t;
+        if (i >= 20) {
+          a.push(productMs);
+          b.push(floorMs);
+        }
+      }
+      for (const p of [50, 99]) {
+        results.push(
+          measure(
+            `online_read_http_p${p}`,
+            { entities, features: 10, via: host.name },
+            round(percentile(a, p)),
+            "ms",
+            round(percentile(b, p)),
+            "the same cells read with one raw pipelined Upstash REST call (E x HMGET) over HTTP from the same Node process",
+          ),
+        );
       }
     }
-    for (const p of [50, 99]) {
-      results.push(
-        measure(
-          `online_read_http_p${p}`,
-          { entities, features: 10, via: "wrangler dev" },
-          round(percentile(a, p)),
-          "ms",
-          round(percentile(b, p)),
-          "the same cells read with one raw pipelined Upstash REST call (E x HMGET) over HTTP from the same Node process",
-        ),
-      );
-    }
-  }
 
   // Load: 64 connections, random warm users, 1 x 10 each.
-  const duration = quick ? 10 : 60;
+  const duration = quick ? 5 : 60;
   const pick = () => ids[Math.floor(Math.random() * entityCount)]!;
+  // Where each read was answered from: under saturation the Redis deadline (measured inside
+  // the isolate, so it includes queueing) sends reads to Postgres.
+  const servedFrom = new Map<string, number>();
   const readRequest = {
     method: "POST" as const,
     path: "/v1/features/online",
@@ -240,6 +307,13 @@ async function measureAll(
       ...request,
       body: JSON.stringify({ entityType: "user", entityId: pick(), features: featureNames }),
     }),
+    onResponse: (status: number, body: string) => {
+      let where = `http ${status}`;
+      try {
+        where = JSON.parse(body).metadata?.servedFrom ?? where;
+      } catch {}
+      servedFrom.set(where, (servedFrom.get(where) ?? 0) + 1);
+    },
   };
   const pushRequest = {
     method: "POST" as const,
@@ -278,54 +352,66 @@ async function measureAll(
     { mix: "reads", requests: [readRequest] },
     { mix: "90% reads, 10% pushes", requests: [...Array(9).fill(readRequest), pushRequest] },
   ];
-  for (const run of runs) {
-    const rssStart = groupRssMb(setup.servingPid);
-    let rssPeak = rssStart;
-    const sampler = setInterval(() => {
-      rssPeak = Math.max(rssPeak, groupRssMb(setup.servingPid));
-    }, 1000);
-    const result = await runAutocannon({
-      url: `http://127.0.0.1:${ports.serving}`,
+  for (const host of hosts) {
+    // Warm-up (not measured): the isolate's heap grows to its working size under 64 connections.
+    await runAutocannon({
+      url: `http://127.0.0.1:${host.port}`,
       connections: 64,
-      duration,
-      requests: run.requests,
+      duration: 5,
+      requests: runs[1]!.requests,
     });
-    clearInterval(sampler);
-    await new Promise((r) => setTimeout(r, 2000)); // let waitUntil work finish
-    const rssEnd = groupRssMb(setup.servingPid);
-    const params = { connections: 64, seconds: duration, mix: run.mix };
-    const floorName =
-      "the same 64 connections on the Upstash endpoint itself: one HMGET of one user's 10 cells per request";
-    results.push(
-      measure(
-        "load_throughput",
-        params,
-        round(result.requests.average, 0),
-        "req/s",
-        round(floorRun.requests.average, 0),
-        floorName,
-      ),
-      measure("load_p50", params, result.latency.p50, "ms", floorRun.latency.p50, floorName),
-      measure("load_p99", params, result.latency.p99, "ms", floorRun.latency.p99, floorName),
-      measure(
-        "load_errors",
-        params,
-        result.errors + result.timeouts + result.non2xx,
-        "requests",
-        0,
-        "none expected: connection errors + timeouts + non-2xx answers",
-        { total: result.requests.total, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts },
-      ),
-      measure(
-        "load_serving_rss",
-        params,
-        rssEnd,
-        "MB",
-        rssStart,
-        "resident memory of the serving worker's workerd before the run (value: after it)",
-        { peakMb: rssPeak },
-      ),
-    );
+    for (const run of runs) {
+      servedFrom.clear();
+      const rssStart = host.rssMb();
+      let rssPeak = rssStart;
+      const sampler = setInterval(() => {
+        rssPeak = Math.max(rssPeak, host.rssMb());
+      }, 1000);
+      const result = await runAutocannon({
+        url: `http://127.0.0.1:${host.port}`,
+        connections: 64,
+        duration,
+        requests: run.requests,
+      });
+      clearInterval(sampler);
+      await new Promise((r) => setTimeout(r, 2000)); // let waitUntil work finish
+      const rssEnd = host.rssMb();
+      const params = { via: host.name, connections: 64, seconds: duration, mix: run.mix };
+      const readsServedFrom = Object.fromEntries(servedFrom);
+      const floorName =
+        "the same 64 connections on the Upstash endpoint itself: one HMGET of one user's 10 cells per request";
+      results.push(
+        measure(
+          "load_throughput",
+          params,
+          round(result.requests.average, 0),
+          "req/s",
+          round(floorRun.requests.average, 0),
+          floorName,
+          { total: result.requests.total, readsServedFrom },
+        ),
+        measure("load_p50", params, result.latency.p50, "ms", floorRun.latency.p50, floorName),
+        measure("load_p99", params, result.latency.p99, "ms", floorRun.latency.p99, floorName),
+        measure(
+          "load_errors",
+          params,
+          result.errors + result.timeouts + result.non2xx,
+          "requests",
+          0,
+          "none expected: connection errors + timeouts + non-2xx answers",
+          { total: result.requests.total, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts },
+        ),
+        measure(
+          "load_serving_rss",
+          params,
+          rssEnd,
+          "MB",
+          rssStart,
+          "resident memory of the serving worker's workerd before the run (value: after it)",
+          { peakMb: rssPeak },
+        ),
+      );
+    }
   }
   return results;
 }
