@@ -132,11 +132,20 @@ const document = {
 writeFileSync(path.join(root, "bench/results.json"), `${JSON.stringify(document, null, 2)}\n`);
 
 const floors = new Map<string, string>();
+/** What a measurement carries besides its numbers (index settings, where reads came from, peaks). */
+function details(extra: Record<string, unknown> | undefined): string {
+  if (!extra) return "";
+  return Object.entries(extra)
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v).replaceAll('"', "") : v}`)
+    .join("; ")
+    .replaceAll("|", "/");
+}
 const rows = results.map((r: any) => {
   floors.set(r.name.replace(/_p\d+$/, ""), r.floorName);
   return `| ${r.name} | ${Object.entries(r.params)
     .map(([k, v]) => `${k}=${v}`)
-    .join(", ")} | ${r.value} ${r.unit} | ${r.floor} ${r.unit} | ${r.ratio} |`;
+    .join(", ")} | ${r.value} ${r.unit} | ${r.floor} ${r.unit} | ${r.ratio} | ${details(r.extra)} |`;
 });
 const markdown = `# Benchmarks
 
@@ -144,8 +153,8 @@ Latest run: ${document.date}${quick ? " (quick)" : ""}, ${machine.cpus} × ${mac
 Produced by \`npm run bench\`; the raw figures are in \`bench/results.json\`. Each benchmark measures its own floor in
 the same run, interleaved with it, and the ratio (value / floor) is what to read: absolute times on a shared machine are noise.
 
-| measurement | params | value | floor | ratio |
-| --- | --- | --- | --- | --- |
+| measurement | params | value | floor | ratio | details |
+| --- | --- | --- | --- | --- | --- |
 ${rows.join("\n")}
 
 ## Floors
