@@ -25,7 +25,7 @@ export const envSchema = z
     /** How long a read waits for Redis before answering from Postgres. */
     REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
     /** Point-in-time requests with at least this many pairs use one sort-merge pass. */
-    PIT_MERGE_THRESHOLD: z.coerce.number().int().min(1).default(30_000),
+    PIT_MERGE_THRESHOLD: z.coerce.number().int().min(1).default(1_000),
     /** Embedding search computes every distance when the tenant has at most this many vectors. */
     EXACT_SEARCH_MAX_ROWS: z.coerce.number().int().min(0).max(1_000_000).default(2_000),
   })

@@ -41,8 +41,12 @@ const cellsPerChunk = 20_000;
  * cannot happen: the store keeps one row per (feature, entity, event time), the first one
  * written; ordering by created_at as well would force a sort of each entity's history.
  */
-/** From this many pairs on, one sort-merge pass beats a probe per (pair, feature). */
-export const defaultMergeThreshold = 30_000;
+/**
+ * From this many pairs on, one sort-merge pass beats a probe per (pair, feature): measured
+ * by bench/point-in-time.bench.ts, 1,000 pairs x 10 features took 0.52 s merged vs 0.80 s
+ * probed, 10,000 pairs 2.0 s vs 5.9 s (200,000-row history).
+ */
+export const defaultMergeThreshold = 1_000;
 
 export async function* readPointInTime(
   ctx: TenantContext,
