@@ -28,8 +28,7 @@ function mergeQuery(featureCount: number): string {
   });
   const outputs = Array.from(
     { length: featureCount },
-    (_, i) =>
-      `substr(c${i}, 21) AS v${i}, round((left(c${i}, 20)::numeric - ${microsOffset}) / 1000)::bigint AS m${i}`,
+    (_, i) => `substr(c${i}, 21) AS v${i}, round((left(c${i}, 20)::numeric - ${microsOffset}) / 1000)::bigint AS m${i}`,
   );
   return `
   WITH req AS (
