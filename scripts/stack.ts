@@ -72,7 +72,7 @@ async function ensurePostgres() {
   const version = versions.filter(Boolean).sort().at(-1);
   if (!version)
     fail(
-      `PostgreSQL is not reachable at ${localStack.pgHost}:${localStack.pgPort} and none is installed here. Install postgresql-15 or set PGHOST/PGPORT.`,
+      `PostgreSQL is not reachable at ${localStack.pgHost}:${localStack.pgPort} and none is installed here. Install postgresql-15, or set POSTGRES_URL to a server (npm start alone also runs without one: npm start -- --embedded).`,
     );
   spawnSync("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", "start"], { stdio: "inherit" });
   if (!(await waitFor(canReachPostgres, 20))) {
