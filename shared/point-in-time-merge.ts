@@ -21,7 +21,7 @@ const pageRows = 20_000;
 // kind 0 (a value) sorts before kind 1 (a request) at the same instant: a value whose
 // event_timestamp equals the request time counts (event_timestamp <= t).
 const microsOffset = "1000000000000000000"; // keeps every timestamp Postgres accepts positive
-function mergeQuery(featureCount: number): string {
+export function mergeQuery(featureCount: number): string {
   const columns = Array.from({ length: featureCount }, (_, i) => {
     const carried = `max(enc) FILTER (WHERE feature_id = ($2::uuid[])[${i + 1}]) OVER w`;
     return `${carried} AS c${i}`;
