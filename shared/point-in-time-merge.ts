@@ -33,8 +33,6 @@ export function mergeQuery(featureCount: number): string {
   return `
   WITH req AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(ord int, entity_id text, ts timestamptz)
-  ), ents AS MATERIALIZED (
-    SELECT DISTINCT entity_id FROM req
   ), events AS (
     SELECT r.entity_id, r.ts AS t, 1 AS kind, r.ord, NULL::uuid AS feature_id, NULL::text AS enc
     FROM req r
@@ -42,9 +40,9 @@ export function mergeQuery(featureCount: number): string {
     SELECT v.entity_id, v.event_timestamp, 0, NULL, v.feature_id,
            lpad((extract(epoch FROM v.event_timestamp) * 1000000 + ${microsOffset})::numeric(30, 0)::text, 20, '0')
              || v.value::text
-    FROM ai_feature_values v JOIN ents e ON e.entity_id = v.entity_id
-    WHERE v.entity_type = $3 AND v.feature_id = ANY ($2::uuid[])
-      AND v.event_timestamp <= (SELECT max(ts) FROM req)
+    FROM ai_feature_values v
+    WHERE v.entity_type = $3 AND v.feature_id = ANY ($2::uuid[]) AND v.entity_id = ANY ($4::text[])
+      AND v.event_timestamp <= $5::timestamptz
   ), carried AS (
     SELECT kind, ord, ${columns.join(", ")}
     FROM events
@@ -76,6 +74,11 @@ export async function* readPointInTimeMerged(
       pairsJson,
       `{${request.features.map((f) => f.id).join(",")}}`,
       request.entityType,
+      // The history to read, as plain parameters: the scan of the partitions then has no
+      // join and can run in parallel workers (a join with the request set chose a nested
+      // loop of index probes per entity and partition: 22.7 s instead of 3.2 s at 10,000 pairs).
+      [...new Set(request.pairs.map((p) => p.entityId))],
+      new Date(request.pairs.reduce((latest, p) => Math.max(latest, p.timestamp.getTime()), -8.64e15)).toISOString(),
     ]);
     // One row per request, in request order: ord, then (value, event ms) per feature.
     for (;;) {
