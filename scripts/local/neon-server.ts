@@ -55,6 +55,17 @@ const isolationLevels: Record<string, string> = {
   Serializable: "SERIALIZABLE",
 };
 
+/** Listens, or rejects with the listen error (EADDRINUSE...). */
+export function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
 export async function startNeonServer(options: NeonServerOptions = {}): Promise<RunningServer> {
   const pgHost = options.pgHost ?? "127.0.0.1";
   const pgPort = options.pgPort ?? 5432;
@@ -197,7 +208,10 @@ export async function startNeonServer(options: NeonServerOptions = {}): Promise<
     ws.on("error", () => socket.destroy());
   });
 
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
+  // A taken port must reject here, not crash the process through the WebSocket server's
+  // re-emitted 'error' (npm start then reuses the endpoint already running).
+  wss.on("error", () => {});
+  await listen(server, options.port ?? 0, options.host ?? "127.0.0.1");
   const port = (server.address() as net.AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,

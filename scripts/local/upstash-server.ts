@@ -4,7 +4,7 @@
 import http from "node:http";
 import type net from "node:net";
 import Redis from "ioredis";
-import type { RunningServer } from "./neon-server.ts";
+import { listen, type RunningServer } from "./neon-server.ts";
 
 export interface UpstashServerOptions {
   port?: number;
@@ -114,7 +114,10 @@ export async function startUpstashServer(options: UpstashServerOptions): Promise
     });
   });
 
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
+  await listen(server, options.port ?? 0, options.host ?? "127.0.0.1").catch((error) => {
+    redis.disconnect();
+    throw error;
+  });
   const port = (server.address() as net.AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
