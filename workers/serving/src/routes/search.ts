@@ -62,12 +62,13 @@ export function registerSearchRoute(app: OpenAPIHono<AppBindings>): void {
       // The planner cannot choose itself: RLS hides the tenant from its estimates, and it sorts
       // the tenant's rows (120 ms for 11,000) rather than walk the index (1–2 ms). Sorting is
       // discouraged so the index branch walks the index; "+ 0" keeps the exact branch off it.
-      const [, , , , , rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
-        sql.query(`SET LOCAL hnsw.ef_search = ${efSearch}`),
-        sql`SET LOCAL hnsw.iterative_scan = relaxed_order`,
-        sql`SET LOCAL hnsw.max_scan_tuples = 200000`,
-        sql`SET LOCAL enable_sort = off`,
-        sql`SET LOCAL jit = off`,
+      const [, rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+        // One statement for the five settings (each statement is a round trip to Postgres).
+        sql`SELECT set_config('hnsw.ef_search', ${String(efSearch)}, true),
+                   set_config('hnsw.iterative_scan', 'relaxed_order', true),
+                   set_config('hnsw.max_scan_tuples', '200000', true),
+                   set_config('enable_sort', 'off', true),
+                   set_config('jit', 'off', true)`,
         sql.query(
           `WITH target AS MATERIALIZED (
              SELECT COALESCE($1::text, (SELECT embedding::text FROM ai_feature_embeddings_online
