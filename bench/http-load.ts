@@ -347,7 +347,8 @@ async function measureAll(
     { mix: "reads", requests: [readRequest] },
     { mix: "90% reads, 10% pushes", requests: [...Array(9).fill(readRequest), pushRequest] },
   ];
-  for (const host of hosts) {
+  // Quick mode loads only the workerd host: wrangler dev's figures need the full run anyway.
+  for (const host of quick ? hosts.filter((h) => h.name !== "wrangler dev") : hosts) {
     // Warm-up (not measured): the isolate's heap grows to its working size under 64 connections.
     await runAutocannon({
       url: `http://127.0.0.1:${host.port}`,
@@ -367,7 +368,7 @@ async function measureAll(
         requests: run.requests,
       });
       clearInterval(sampler);
-      await new Promise((r) => setTimeout(r, 2000)); // let waitUntil work finish
+      await new Promise((r) => setTimeout(r, quick ? 500 : 2000)); // let waitUntil work finish
       const rssEnd = host.rssMb();
       const params = { via: host.name, connections: 64, seconds: duration, mix: run.mix };
       const readsServedFrom = Object.fromEntries(servedFrom);

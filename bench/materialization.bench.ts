@@ -11,8 +11,8 @@ import { runMaterialization } from "../workers/cron/src/materialize.ts";
 import { report } from "./stats.ts";
 
 const quick = Boolean(env.BENCH_QUICK);
-const sourceRows = quick ? 100_000 : 1_000_000;
-const tenantId = quick ? "00000000-0000-4000-8000-0000000b0101" : "00000000-0000-4000-8000-0000000b0106";
+const sourceRows = quick ? 50_000 : 1_000_000;
+const tenantId = quick ? "00000000-0000-4000-8000-0000000b0102" : "00000000-0000-4000-8000-0000000b0106";
 const windowStart = new Date(Date.UTC(2026, 0, 1));
 const windowEnd = new Date(Date.UTC(2026, 1, 1));
 const transformationSql = `SELECT id AS entity_id, EXTRACT(EPOCH FROM (updated_at - created_at))::int AS value

@@ -14,7 +14,7 @@ import { report } from "./stats.ts";
 const quick = Boolean(env.BENCH_QUICK);
 const historyRows = quick ? 200_000 : 5_000_000;
 const entities = quick ? 4_000 : 100_000;
-const pairCounts = quick ? [1_000, 10_000] : [10_000, 100_000];
+const pairCounts = quick ? [1_000, 5_000] : [10_000, 100_000];
 const featureCount = 10;
 // A fixed tenant: the generated history is kept between runs and reused.
 const tenantId = quick ? "00000000-0000-4000-8000-0000000b0001" : "00000000-0000-4000-8000-0000000b0005";
