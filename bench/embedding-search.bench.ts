@@ -170,7 +170,7 @@ it("embedding search: HNSW route vs exact search, recall@10 and latency per tena
     console.log(`tenant ${t} (${[...strategies]}): recall@${k} ${(found / (vectors.length * k)).toFixed(3)}`);
   }
 
-  const index = { m: 16, efConstruction: 64, efSearch: 200, iterativeScan: "relaxed_order", maxScanTuples: 200_000 };
+  const index = { m: 16, efConstruction: 64, efSearch: 300, iterativeScan: "relaxed_order", maxScanTuples: 200_000 };
   const small = perTenant[0]!;
   const large = perTenant.slice(1, tenantCount);
   const smallViaIndex = perTenant[tenantCount]!;
