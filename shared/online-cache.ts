@@ -1,7 +1,7 @@
 // The Redis side of the online store. Layout: one hash per (tenant, group, entity),
 //   fs1:{tenant}:v:{groupId}:{entityId}   field = feature id, value = "<eventMs>|<json>"
-// so a read of E entities x F features is E x G HMGETs in one round trip, together with the
-// registry revision: a pipeline for a few hashes, a server-side script for many. The {tenant} hash tag keeps every
+// so a read of E entities x F features is E x G HMGETs, all inside one server-side script
+// (one round trip, together with the registry revision). The {tenant} hash tag keeps every
 // key of a tenant in one cluster slot, so multi-key scripts stay valid.
 import type { Redis } from "@upstash/redis/cloudflare";
 import { tenantKey } from "./redis.ts";
@@ -95,34 +95,15 @@ const createWriteScript = (redis: Redis) => redis.createScript<number>(writeScri
 const readScripts = new WeakMap<Redis, ReadScript>();
 const writeScripts = new WeakMap<Redis, WriteScript>();
 
-/**
- * Up to this many hashes, the read is a plain pipeline (GET revision + one HMGET per hash):
- * still one round trip, without the script's cost. Beyond it the script keeps the request
- * small, since each group's field list travels once instead of once per entity.
- */
-export const pipelineMaxKeys = 16;
-
 export async function readCells(redis: Redis, tenantId: string, request: CellsRequest): Promise<CacheRead> {
-  const revisionKey = await registryRevisionKey(tenantId);
-  const groups = request.groupFields.length;
-  if (request.keys.length <= pipelineMaxKeys) {
-    const pipeline = redis.pipeline();
-    pipeline.get(revisionKey);
-    request.keys.forEach((key, i) => {
-      pipeline.hmget(key, ...request.groupFields[i % groups]!);
-    });
-    // The client is built without automatic deserialization: HMGET answers arrays of strings.
-    const [revision, ...cells] = (await pipeline.exec()) as [string | null, ...(string | null)[][]];
-    return { revision: revision ?? null, cells };
-  }
-  const argv: string[] = [String(groups)];
+  const argv: string[] = [String(request.groupFields.length)];
   for (const fields of request.groupFields) argv.push(String(fields.length), ...fields);
   let script = readScripts.get(redis);
   if (!script) {
     script = createReadScript(redis);
     readScripts.set(redis, script);
   }
-  const [revision, ...cells] = await script.exec([revisionKey, ...request.keys], argv);
+  const [revision, ...cells] = await script.exec([await registryRevisionKey(tenantId), ...request.keys], argv);
   return { revision: revision ?? null, cells };
 }
 
