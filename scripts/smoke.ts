@@ -85,6 +85,15 @@ const leftovers = spawnSync(
   { encoding: "utf8" },
 ).stdout.trim();
 const lockLeft = embedded && existsSync(path.join(root, ".stack/pglite.lock"));
+// A warning while stopping means something did not shut down cleanly (the embedded database).
+const stopWarnings = log
+  .join("")
+  .split("\n")
+  .filter((line) => /^\[start [\d.]+ s\] warning:/.test(line));
+if (stopWarnings.length) {
+  console.error(`smoke: FAIL warnings from npm start:\n${stopWarnings.join("\n")}`);
+  failures++;
+}
 if (leftovers || lockLeft) {
   console.error(`smoke: FAIL left after Ctrl-C:\n${leftovers}${lockLeft ? "\nthe embedded database's lock file" : ""}`);
   failures++;

@@ -2,6 +2,9 @@
 // (wrangler dev on 8787 / 8788 / 8789, cron triggers fired locally), a demo tenant with
 // synthetic TIS TIS data, its features bootstrapped and materialized, then a token and
 // copy-paste curl calls. Ctrl-C stops everything it started.
+// npm start runs it as `node --import tsx`, not through the tsx CLI: that CLI relays Ctrl-C
+// and SIGKILLs a child that has not acknowledged it within ~60 ms, which cut the embedded
+// database's shutdown short (its lock file was left behind in one CI run).
 import { type ChildProcess, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -38,7 +41,7 @@ async function stop(code: number) {
     } catch {}
   }
   // Last started, first stopped: the endpoints before the embedded database under them.
-  for (const close of closers.reverse()) await close().catch(() => {});
+  for (const close of closers.reverse()) await close().catch((error: Error) => say(`warning: ${error.message}`));
   await new Promise((r) => setTimeout(r, 500));
   for (const child of children) {
     try {

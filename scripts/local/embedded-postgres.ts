@@ -123,6 +123,9 @@ function lockDataDir(dataDir: string): () => void {
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const unlock = lockDataDir(options.dataDir);
+  // However the process ends (a close that failed, process.exit before it finished), the
+  // lock goes with it.
+  process.once("exit", unlock);
   let db: PGlite;
   try {
     db = await PGlite.create(options.dataDir, { extensions: { vector } });
@@ -281,12 +284,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     superuser,
     stats: () => ({ ...counters }),
     close: async () => {
-      server.close();
-      for (const socket of sockets) socket.destroy();
-      // Each connection rolls back what it held as it closes; give that a moment.
-      for (let i = 0; holder !== null && i < 200; i++) await new Promise((r) => setTimeout(r, 10));
-      await db.close();
-      unlock();
+      try {
+        server.close();
+        for (const socket of sockets) socket.destroy();
+        // Each connection rolls back what it held as it closes; give that a moment.
+        for (let i = 0; holder !== null && i < 200; i++) await new Promise((r) => setTimeout(r, 10));
+        await db.close();
+      } finally {
+        unlock();
+      }
     },
   };
 }
