@@ -159,7 +159,9 @@ export async function runHttpBenchmarks(quick: boolean): Promise<HttpMeasurement
   try {
     await waitForHttp(`http://127.0.0.1:${ports.admin}/healthz`, 90);
     hosts.push(await wranglerDevHost(vars), await workerdHost(vars));
-    return await measureAll(quick, hosts, { upstashUrl: upstash.url, secret });
+    const results = await measureAll(quick, hosts, { upstashUrl: upstash.url, secret });
+    results.push(...(await trainingSetMemory(quick, hosts.find((h) => h.name !== "wrangler dev")!, secret)));
+    return results;
   } finally {
     await Promise.allSettled([stopProcessGroup(admin), ...hosts.map((h) => h.stop())]);
     await Promise.allSettled([neon.close(), upstash.close()]);
@@ -408,4 +410,65 @@ async function measureAll(
     }
   }
   return results;
+}
+
+/**
+ * Peak memory of the serving worker while it streams a training set (NDJSON), with the
+ * client in this process rather than in the same workerd: only the worker's own memory
+ * counts. Uses the history bench/point-in-time.bench.ts generated (run before this file).
+ */
+async function trainingSetMemory(quick: boolean, host: Host, secret: string): Promise<HttpMeasurement[]> {
+  const tenantId = quick ? "00000000-0000-4000-8000-0000000b0001" : "00000000-0000-4000-8000-0000000b0005";
+  const entities = quick ? 4_000 : 100_000;
+  const sizes = quick ? [1_000, 5_000] : [10_000, 100_000];
+  const token = await new jose.SignJWT({ tenant_id: tenantId, scope: "features:read" })
+    .setProtectedHeader({ alg: "HS256" })
+    .setExpirationTime("1h")
+    .sign(new TextEncoder().encode(secret));
+  const names = Array.from({ length: 10 }, (_, i) => `bench.f${i}`);
+  const yearStart = Date.UTC(2025, 0, 1);
+  const peaks: { pairs: number; peak: number; before: number; ms: number }[] = [];
+  for (const count of sizes) {
+    let seed = count;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const pairs = Array.from({ length: count }, () => ({
+      entityId: `e${Math.floor(next() * entities)}`,
+      timestamp: new Date(yearStart + Math.floor(next() * 365 * 86_400) * 1000).toISOString(),
+    }));
+    const before = host.rssMb();
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, host.rssMb());
+    }, 100);
+    const started = performance.now();
+    const response = await fetch(`http://127.0.0.1:${host.port}/v1/features/historical`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/x-ndjson" },
+      body: JSON.stringify({ entityType: "user", entityTimestampPairs: pairs, features: names }),
+    });
+    if (response.status !== 200)
+      throw new Error(`historical: ${response.status} ${(await response.text()).slice(0, 300)}`);
+    let lines = 0;
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body!) {
+      lines += decoder.decode(chunk as Uint8Array, { stream: true }).split("\n").length - 1;
+    }
+    clearInterval(sampler);
+    if (lines !== count) throw new Error(`historical streamed ${lines} rows for ${count} pairs`);
+    peaks.push({ pairs: count, peak, before, ms: Math.round(performance.now() - started) });
+  }
+  return peaks.map((p) =>
+    measure(
+      "point_in_time_peak_rss_http",
+      { pairs: p.pairs, features: 10, format: "ndjson", via: host.name },
+      p.peak,
+      "MB",
+      peaks[0]!.peak,
+      "peak resident memory of the serving worker's workerd while it streams the smallest request (client in another process)",
+      { beforeMb: p.before, ms: p.ms },
+    ),
+  );
 }
