@@ -9,7 +9,7 @@
 //    with errors and the serving process' memory at start and end.
 import { spawnSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { Redis } from "@upstash/redis";
@@ -24,6 +24,8 @@ import { startNeonServer } from "../scripts/local/neon-server.ts";
 import { startUpstashServer } from "../scripts/local/upstash-server.ts";
 import { valueKey } from "../shared/online-cache.ts";
 import { type Measurement, percentile } from "./stats.ts";
+import { trainingPairs } from "./training-pairs.ts";
+import { workerdRssMb } from "./workerd-memory.ts";
 
 /** Measured in Node, so the runner takes it as it is instead of parsing a BENCH line. */
 export type HttpMeasurement = Measurement & { ratio: number | null };
@@ -33,21 +35,6 @@ const ports = { serving: 8797, admin: 8798, workerd: 8799 };
 const featureNames = Array.from({ length: 10 }, (_, i) => `f${i}`);
 const entityCount = 1000;
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
-
-/** Resident memory of the workerd processes whose process group or parent is `id`. */
-function workerdRssMb(id: number): number {
-  let kb = 0;
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) !== id && Number(fields[2]) !== id) continue;
-      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd")) continue;
-      kb += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-    } catch {}
-  }
-  return round(kb / 1024, 1);
-}
 
 interface Host {
   name: string;
@@ -426,18 +413,9 @@ async function trainingSetMemory(quick: boolean, host: Host, secret: string): Pr
     .setExpirationTime("1h")
     .sign(new TextEncoder().encode(secret));
   const names = Array.from({ length: 10 }, (_, i) => `bench.f${i}`);
-  const yearStart = Date.UTC(2025, 0, 1);
   const peaks: { pairs: number; peak: number; before: number; ms: number }[] = [];
   for (const count of sizes) {
-    let seed = count;
-    const next = () => {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      return seed / 2147483648;
-    };
-    const pairs = Array.from({ length: count }, () => ({
-      entityId: `e${Math.floor(next() * entities)}`,
-      timestamp: new Date(yearStart + Math.floor(next() * 365 * 86_400) * 1000).toISOString(),
-    }));
+    const pairs = trainingPairs(count, count, entities);
     const before = host.rssMb();
     let peak = before;
     const sampler = setInterval(() => {

@@ -10,6 +10,7 @@ import { ownerSql } from "../test/helpers/stack.ts";
 import { signToken } from "../test/helpers/tokens.ts";
 import worker from "../workers/serving/src/index.ts";
 import { report } from "./stats.ts";
+import { historyYearSeconds, historyYearStart, trainingPairs } from "./training-pairs.ts";
 
 const quick = Boolean(env.BENCH_QUICK);
 const historyRows = quick ? 200_000 : 5_000_000;
@@ -18,8 +19,8 @@ const pairCounts = quick ? [1_000, 5_000] : [10_000, 100_000];
 const featureCount = 10;
 // A fixed tenant: the generated history is kept between runs and reused.
 const tenantId = quick ? "00000000-0000-4000-8000-0000000b0001" : "00000000-0000-4000-8000-0000000b0005";
-const yearStart = Date.UTC(2025, 0, 1);
-const yearSeconds = 365 * 86_400;
+const yearStart = historyYearStart;
+const yearSeconds = historyYearSeconds;
 
 async function ensureHistory() {
   const ctx = testTenantContext(tenantId);
@@ -60,18 +61,6 @@ async function ensureHistory() {
   }
   await owner.query("ANALYZE ai_feature_values");
   return { ctx, featureIds };
-}
-
-function randomPairs(count: number, seed: number) {
-  let s = seed;
-  const next = () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s / 2147483648;
-  };
-  return Array.from({ length: count }, () => ({
-    entityId: `e${Math.floor(next() * entities)}`,
-    timestamp: new Date(yearStart + Math.floor(next() * yearSeconds) * 1000).toISOString(),
-  }));
 }
 
 /** Feast's offline-store shape: join every entity row with every feature row before it, rank, keep rank 1. */
@@ -158,7 +147,7 @@ it("point-in-time: streamed historical route vs Feast's join-then-rank", async (
   }
 
   for (const count of pairCounts) {
-    const pairs = randomPairs(count, count);
+    const pairs = trainingPairs(count, count, entities);
     // The route's own choice above PIT_MERGE_THRESHOLD is the sort-merge; the probe is also
     // timed where it finishes in reasonable time, so the threshold rests on figures.
     const probe = count <= 10_000 ? await product(pairs, "probe") : null;

@@ -3,10 +3,11 @@
 // bench/results.json and renders BENCHMARKS.md. --only=http or --only=<bench file name>
 // runs one of them and merges its results into the existing file.
 import { spawn, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { runHttpBenchmarks } from "../bench/http-load.ts";
+import { workerdRssMb } from "../bench/workerd-memory.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const quick = process.argv.includes("--quick");
@@ -24,18 +25,7 @@ const started = Date.now();
 // Resident memory of the workerd processes (where the workers run), sampled every 100 ms,
 // so a benchmark can mark phases ("PHASE name start|end <ms>") and get their peak.
 const rssSamples: { at: number; mb: number }[] = [];
-function workerdRssMb(): number {
-  let kb = 0;
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd")) continue;
-      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      if (match) kb += Number(match[1]);
-    } catch {}
-  }
-  return Math.round(kb / 1024);
-}
-const sampler = setInterval(() => rssSamples.push({ at: Date.now(), mb: workerdRssMb() }), 100);
+const sampler = setInterval(() => rssSamples.push({ at: Date.now(), mb: Math.round(workerdRssMb()) }), 100);
 const phases = new Map<string, { start: number; end?: number }>();
 const benchFile = only && only !== "http" ? `bench/${only}.bench.ts` : undefined;
 /** The benchmarks inside workerd (vitest); resolves with vitest's exit code. */
