@@ -18,6 +18,7 @@ export function connectRedis(env: Env): Redis | null {
     retry: { retries: 0 },
     automaticDeserialization: false,
     enableTelemetry: false,
+    enableAutoPipelining: false,
   });
   clients.set(env, client);
   return client;

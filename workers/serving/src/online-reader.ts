@@ -6,6 +6,7 @@
 import { sql } from "drizzle-orm";
 import { tenantRows } from "../../../shared/db.ts";
 import { AppError } from "../../../shared/errors.ts";
+import { isoFromMs } from "../../../shared/iso-time.ts";
 import {
   type CellsRequest,
   type CellWrite,
@@ -44,22 +45,51 @@ interface Cell {
 
 interface Plan {
   resolved: Map<string, ServedFeature>;
-  /** One Redis hash per (entity, group), entity-major: the features of that group it holds. */
-  keys: { key: string; entityId: string; features: ServedFeature[] }[];
+  /** The features read from each group's hash, in group order. */
+  groups: ServedFeature[][];
+  /** One hash per (entity, group), entity-major: keys[entity * groups.length + group]. */
+  keys: string[];
+  /** For each requested name, where its cell is in a hash: group index and field index. */
+  slots: { feature: ServedFeature; group: number; field: number }[];
   request: CellsRequest;
 }
 
-async function planRead(ctx: TenantContext, resolved: Map<string, ServedFeature>, entityIds: string[]): Promise<Plan> {
-  const byGroup = new Map<string, ServedFeature[]>();
-  for (const f of new Set(resolved.values())) byGroup.set(f.groupId, [...(byGroup.get(f.groupId) ?? []), f]);
-  const keys: Plan["keys"] = [];
-  for (const entityId of entityIds) {
-    for (const [groupId, features] of byGroup) {
-      keys.push({ key: await valueKey(ctx.tenantId, groupId, entityId), entityId, features });
+// Cells are addressed by position (hash, field) rather than by a "feature|entity" string:
+// a 100 x 10 read would otherwise build and hash 2,000 strings per request.
+async function planRead(
+  ctx: TenantContext,
+  resolved: Map<string, ServedFeature>,
+  names: readonly string[],
+  entityIds: string[],
+): Promise<Plan> {
+  const groupIndex = new Map<string, number>();
+  const groups: ServedFeature[][] = [];
+  const fieldOf = new Map<ServedFeature, { group: number; field: number }>();
+  for (const feature of resolved.values()) {
+    if (fieldOf.has(feature)) continue;
+    let group = groupIndex.get(feature.groupId);
+    if (group === undefined) {
+      group = groups.length;
+      groupIndex.set(feature.groupId, group);
+      groups.push([]);
     }
+    fieldOf.set(feature, { group, field: groups[group]!.push(feature) - 1 });
   }
-  const groupFields = [...byGroup.values()].map((features) => features.map((f) => f.id));
-  return { resolved, keys, request: { groupFields, keys: keys.map((k) => k.key) } };
+  const slots = names.map((name) => {
+    const feature = resolved.get(name)!;
+    return { feature, ...fieldOf.get(feature)! };
+  });
+  const groupIds = groups.map((features) => features[0]!.groupId);
+  const keys = await Promise.all(
+    entityIds.flatMap((entityId) => groupIds.map((groupId) => valueKey(ctx.tenantId, groupId, entityId))),
+  );
+  return {
+    resolved,
+    groups,
+    keys,
+    slots,
+    request: { groupFields: groups.map((features) => features.map((f) => f.id)), keys },
+  };
 }
 
 /** Latest values from Postgres for the given (feature, entity) cells, in one round trip. */
@@ -90,7 +120,7 @@ async function readFromPostgres(
   return found;
 }
 
-function statusOf(feature: ServedFeature, cell: Cell | undefined, now: number): FeatureStatus {
+function statusOf(feature: ServedFeature, cell: Cell | null, now: number): FeatureStatus {
   if (!cell) return "NOT_FOUND";
   if (feature.ttlSeconds !== null && now - cell.eventMs > feature.ttlSeconds * 1000) return "EXPIRED";
   return "PRESENT";
@@ -107,7 +137,7 @@ export async function readOnlineFeatures(
   let redisState: OnlineReadResult["redis"] = redis ? "hit" : "disabled";
 
   const { registry, resolved } = await resolveFeatures(ctx, request.features, request.entityType);
-  let plan = await planRead(ctx, resolved, request.entityIds);
+  let plan = await planRead(ctx, resolved, request.features, request.entityIds);
   let cached: (string | null)[][] | null = null;
 
   if (redis) {
@@ -118,7 +148,7 @@ export async function readOnlineFeatures(
         // The registry changed since this isolate loaded it: reload, re-resolve, re-read.
         forgetRegistry(ctx.tenantId);
         const reloaded = await resolveFeatures(ctx, request.features, request.entityType);
-        plan = await planRead(ctx, reloaded.resolved, request.entityIds);
+        plan = await planRead(ctx, reloaded.resolved, request.features, request.entityIds);
         read = await withDeadline(readCells(redis, ctx.tenantId, plan.request), timeout);
         redisRoundTrips++;
       }
@@ -131,16 +161,18 @@ export async function readOnlineFeatures(
     }
   }
 
-  const cells = new Map<string, Cell>();
+  // cells[hash][field], as the plan laid them out.
+  const groupCount = plan.groups.length;
   let fromRedis = 0;
-  const missing: { feature: ServedFeature; entityId: string }[] = [];
-  plan.keys.forEach((k, i) => {
-    k.features.forEach((feature, j) => {
-      const cell = cached ? decodeCell(cached[i]?.[j]) : null;
-      if (cell) {
-        cells.set(`${feature.id}\u0000${k.entityId}`, cell);
-        fromRedis++;
-      } else missing.push({ feature, entityId: k.entityId });
+  const missing: { hash: number; field: number; feature: ServedFeature; entityId: string }[] = [];
+  const cells: (Cell | null)[][] = plan.keys.map((_, hash) => {
+    const features = plan.groups[hash % groupCount]!;
+    const raw = cached?.[hash];
+    return features.map((feature, field) => {
+      const cell = raw ? decodeCell(raw[field]) : null;
+      if (cell) fromRedis++;
+      else missing.push({ hash, field, feature, entityId: request.entityIds[Math.floor(hash / groupCount)]! });
+      return cell;
     });
   });
 
@@ -152,9 +184,9 @@ export async function readOnlineFeatures(
     for (const m of missing) {
       const cell = fromPostgres.get(`${m.feature.id}\u0000${m.entityId}`);
       if (!cell) continue;
-      cells.set(`${m.feature.id}\u0000${m.entityId}`, cell);
+      cells[m.hash]![m.field] = cell;
       fills.push({
-        key: await valueKey(ctx.tenantId, m.feature.groupId, m.entityId),
+        key: plan.keys[m.hash]!,
         field: m.feature.id,
         eventMs: cell.eventMs,
         value: cell.value,
@@ -166,16 +198,16 @@ export async function readOnlineFeatures(
   }
 
   const now = Date.now();
-  const entities = request.entityIds.map((entityId) => {
+  const entities = request.entityIds.map((entityId, e) => {
     const result: EntityFeatures = { entityId, features: {}, timestamps: {}, statuses: {} };
-    for (const name of request.features) {
-      const feature = plan.resolved.get(name)!;
-      const cell = cells.get(`${feature.id}\u0000${entityId}`);
-      const status = statusOf(feature, cell, now);
+    request.features.forEach((name, n) => {
+      const slot = plan.slots[n]!;
+      const cell = cells[e * groupCount + slot.group]![slot.field] ?? null;
+      const status = statusOf(slot.feature, cell, now);
       result.statuses[name] = status;
       result.features[name] = status === "PRESENT" ? cell!.value : null;
-      result.timestamps[name] = status === "PRESENT" ? new Date(cell!.eventMs).toISOString() : null;
-    }
+      result.timestamps[name] = status === "PRESENT" ? isoFromMs(cell!.eventMs) : null;
+    });
     return result;
   });
 

@@ -1,5 +1,6 @@
 // Point-in-time rows as JSON objects, NDJSON lines or CSV records. Statuses follow the
 // online route: PRESENT, NOT_FOUND (no value at that time), EXPIRED (older than the TTL).
+import { isoFromMs } from "../../../shared/iso-time.ts";
 import type { PointInTimeRow } from "../../../shared/point-in-time.ts";
 import type { ServedFeature } from "../../../shared/registry/snapshot.ts";
 
@@ -14,7 +15,7 @@ export interface TrainingRowObject {
 export function toObject(row: PointInTimeRow, names: string[], features: ServedFeature[]): TrainingRowObject {
   const out: TrainingRowObject = {
     entityId: row.entityId,
-    timestamp: row.timestamp.toISOString(),
+    timestamp: isoFromMs(row.timestamp.getTime()),
     features: {},
     eventTimestamps: {},
     statuses: {},
@@ -25,7 +26,7 @@ export function toObject(row: PointInTimeRow, names: string[], features: ServedF
     const expired = cell && ttl !== null && row.timestamp.getTime() - cell.eventMs > ttl * 1000;
     out.statuses[name] = !cell ? "NOT_FOUND" : expired ? "EXPIRED" : "PRESENT";
     out.features[name] = cell && !expired ? cell.value : null;
-    out.eventTimestamps[name] = cell && !expired ? new Date(cell.eventMs).toISOString() : null;
+    out.eventTimestamps[name] = cell && !expired ? isoFromMs(cell.eventMs) : null;
   });
   return out;
 }
