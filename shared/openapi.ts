@@ -22,6 +22,7 @@ const statusText: Record<number, string> = {
   404: "Not found (or another tenant's)",
   409: "Conflict",
   413: "Body too large",
+  415: "The body is not JSON",
   422: "Valid input that cannot be applied",
 };
 

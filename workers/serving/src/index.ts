@@ -20,13 +20,12 @@ app.doc31("/v1/openapi.json", {
   info: { title: "Feature store serving API", version: "1.0.0" },
 });
 
-// Training sets are asked for in bulk: up to 1,000,000 (entity, timestamp) pairs.
-const maxHistoricalBodyBytes = 100 * 1024 * 1024;
 protectApi(app, {
   prefix: "/v1",
   openApiPath: "/v1/openapi.json",
   maxBodyBytes,
-  largeBodies: { "/v1/features/historical": maxHistoricalBodyBytes },
+  // Training sets are asked for in bulk (up to 1,000,000 pairs): the route limits its body.
+  ownBodyLimits: ["/v1/features/historical"],
 });
 
 registerOnlineRoute(app);

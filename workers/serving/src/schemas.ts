@@ -114,13 +114,12 @@ export const searchResponse = z
 export const maxJsonPairs = 10_000;
 export const maxStreamedPairs = 1_000_000;
 
+export const historicalPair = z.strictObject({ entityId, timestamp: isoTimestamp });
+
 export const historicalRequest = z
   .strictObject({
     entityType,
-    entityTimestampPairs: z
-      .array(z.strictObject({ entityId, timestamp: isoTimestamp }))
-      .min(1)
-      .max(maxStreamedPairs),
+    entityTimestampPairs: z.array(historicalPair).min(1).max(maxStreamedPairs),
     features: z.array(featureName).min(1).max(200),
     asOfIngestion: z
       .boolean()

@@ -15,7 +15,7 @@ export interface TrainingRowObject {
 export function toObject(row: PointInTimeRow, names: string[], features: ServedFeature[]): TrainingRowObject {
   const out: TrainingRowObject = {
     entityId: row.entityId,
-    timestamp: isoFromMs(row.timestamp.getTime()),
+    timestamp: isoFromMs(row.timestampMs),
     features: {},
     eventTimestamps: {},
     statuses: {},
@@ -23,7 +23,7 @@ export function toObject(row: PointInTimeRow, names: string[], features: ServedF
   names.forEach((name, i) => {
     const cell = row.cells[i];
     const ttl = features[i]!.ttlSeconds;
-    const expired = cell && ttl !== null && row.timestamp.getTime() - cell.eventMs > ttl * 1000;
+    const expired = cell && ttl !== null && row.timestampMs - cell.eventMs > ttl * 1000;
     out.statuses[name] = !cell ? "NOT_FOUND" : expired ? "EXPIRED" : "PRESENT";
     out.features[name] = cell && !expired ? cell.value : null;
     out.eventTimestamps[name] = cell && !expired ? isoFromMs(cell.eventMs) : null;

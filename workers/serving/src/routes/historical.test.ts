@@ -237,6 +237,58 @@ describe("historical: point-in-time correctness", () => {
     expect(r.body.rows.map((row: any) => row.features["g.count"])).toEqual([null, 1, 1, 2, 2]);
   });
 
+  it.each([
+    ["probing", api],
+    ["sort-merge", merging],
+  ])("answers embeddings next to scalar features (%s)", async (_label, client) => {
+    // Pushes refuse future event times; T0 is in the future.
+    const past = (minutes: number) => new Date(Date.UTC(2026, 0, 1) + minutes * MINUTE);
+    const tenantId = await createTenant("pit embeddings");
+    await defineFeatures(testTenantContext(tenantId), [
+      {
+        name: "m",
+        entityType: "message",
+        features: [
+          { name: "vec", dataType: "embedding", embeddingDimension: 3 },
+          { name: "len", dataType: "int64" },
+        ],
+      },
+    ]);
+    const caller = client.as(tenantId, ["features:read", "features:write"]);
+    const push = await caller.post("/v1/features/push", {
+      entityType: "message",
+      rows: [
+        { entityId: "m1", eventTimestamp: past(1).toISOString(), features: { vec: [1, 0, 0], len: 3 } },
+        { entityId: "m1", eventTimestamp: past(5).toISOString(), features: { vec: [0, 0.5, 0.25], len: 4 } },
+      ],
+    });
+    expect(push.body.accepted, JSON.stringify(push.body)).toBe(2);
+    const request = {
+      entityType: "message",
+      entityTimestampPairs: [0, 1, 4, 5, 9].map((m) => ({ entityId: "m1", timestamp: past(m).toISOString() })),
+      features: ["m.vec", "m.len"],
+    };
+    const expected = [
+      [null, null],
+      [[1, 0, 0], 3],
+      [[1, 0, 0], 3],
+      [[0, 0.5, 0.25], 4],
+      [[0, 0.5, 0.25], 4],
+    ];
+    const json = await caller.post("/v1/features/historical", request);
+    expect(json.body.rows.map((r: any) => [r.features["m.vec"], r.features["m.len"]])).toEqual(expected);
+    const ndjson = await caller.call("/v1/features/historical", {
+      method: "POST",
+      body: request,
+      headers: { accept: "application/x-ndjson" },
+    });
+    const lines = ndjson.text
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((r) => [r.features["m.vec"], r.features["m.len"]])).toEqual(expected);
+  });
+
   it("streams large NDJSON answers in request order", async () => {
     const t = await tenantWithFeatures();
     await insertHistory([t, t], [{ tenant: 0, feature: 2, entity: 1, eventMinute: 0, lateBy: 0, value: 7 }]);
@@ -264,8 +316,13 @@ describe("historical: bad input and security", () => {
     features: ["g.count"],
     ...extra,
   });
-
-  it.each([
+  /** JSON answers read a validated body; NDJSON and CSV answers read it as a stream. */
+  const answerForms = [
+    ["JSON", {}],
+    ["NDJSON", { accept: "application/x-ndjson" }],
+    ["CSV", { accept: "text/csv" }],
+  ] as const;
+  const cases = [
     ["zero pairs", { entityTimestampPairs: [] }, "entityTimestampPairs"],
     [
       "an invalid timestamp",
@@ -277,37 +334,105 @@ describe("historical: bad input and security", () => {
       { entityTimestampPairs: [{ entityId: "u", timestamp: "2031-03-01T00:00:00" }] },
       "entityTimestampPairs.0.timestamp",
     ],
+    [
+      "a bad pair after good ones",
+      {
+        entityTimestampPairs: [
+          ...Array.from({ length: 7_000 }, () => ({ entityId: "u", timestamp: at(0).toISOString() })),
+          { entityId: "u", timestamp: at(0).toISOString(), extra: 1 },
+        ],
+      },
+      "entityTimestampPairs.7000",
+    ],
+    [
+      "an empty entity id",
+      { entityTimestampPairs: [{ entityId: "", timestamp: at(0).toISOString() }] },
+      "entityTimestampPairs.0.entityId",
+    ],
+    ["pairs that are not a list", { entityTimestampPairs: { a: 1 } }, "entityTimestampPairs"],
+    ["no pairs at all", { entityTimestampPairs: undefined }, "entityTimestampPairs"],
     ["no features", { features: [] }, "features"],
     ["an unknown field", { window: 3 }, "(root)"],
-  ])("rejects %s with 400", async (_label, extra, path) => {
+  ] as const;
+
+  it.each(
+    answerForms.flatMap(([form, headers]) =>
+      cases.map(([label, extra, path]) => [form, label, headers, extra, path] as const),
+    ),
+  )("%s: rejects %s with 400", async (_form, _label, headers, extra, path) => {
     const t = await tenantWithFeatures();
-    const r = await api.as(t.tenantId, ["features:read"]).post("/v1/features/historical", body(extra));
+    const r = await api
+      .as(t.tenantId, ["features:read"])
+      .call("/v1/features/historical", { method: "POST", body: body(extra), headers });
     expectError(r, 400, "VALIDATION_FAILED");
     expect(detailPaths(r)).toContain(path);
   });
 
-  it("rejects unknown features, and more than 10,000 pairs as JSON", async () => {
+  it.each(answerForms)(
+    "%s: rejects malformed JSON, a body that is not JSON, and unknown features",
+    async (_form, headers) => {
+      const t = await tenantWithFeatures();
+      const client = api.as(t.tenantId, ["features:read"]);
+      const raw = (rawBody: string, contentType = "application/json") =>
+        client.call("/v1/features/historical", {
+          method: "POST",
+          rawBody,
+          headers: { ...headers, "content-type": contentType },
+        });
+      const malformed = await raw('{"entityType":"user","entityTimestampPairs":[{"entityId":"u0",');
+      expect(malformed.status).toBe(400);
+      expect(["BAD_REQUEST", "VALIDATION_FAILED"]).toContain(malformed.body.error.code);
+      expectError(await raw("entityType=user", "application/x-www-form-urlencoded"), 415, "UNSUPPORTED_MEDIA_TYPE");
+      expect((await raw("[1, 2]")).status).toBe(400);
+      expectError(
+        await client.call("/v1/features/historical", { method: "POST", body: body({ features: ["g.nope"] }), headers }),
+        400,
+        "UNKNOWN_FEATURE",
+      );
+    },
+  );
+
+  it("rejects more than 10,000 pairs as JSON, and streams them as NDJSON", async () => {
     const t = await tenantWithFeatures();
     const client = api.as(t.tenantId, ["features:read"]);
-    expectError(await client.post("/v1/features/historical", body({ features: ["g.nope"] })), 400, "UNKNOWN_FEATURE");
     const pairs = Array.from({ length: 10_001 }, () => ({ entityId: "u", timestamp: at(0).toISOString() }));
     expectError(
       await client.post("/v1/features/historical", body({ entityTimestampPairs: pairs })),
       413,
       "PAYLOAD_TOO_LARGE",
     );
+    const streamed = await client.call("/v1/features/historical", {
+      method: "POST",
+      body: body({ entityTimestampPairs: pairs }),
+      headers: { accept: "application/x-ndjson" },
+    });
+    expect(streamed.status).toBe(200);
+    expect(streamed.text.trimEnd().split("\n")).toHaveLength(10_001);
   });
 
-  it("requires features:read and never shows another tenant's history", async () => {
-    const [a, b] = [await tenantWithFeatures(), await tenantWithFeatures()];
-    await insertHistory([a, b], [{ tenant: 1, feature: 0, entity: 0, eventMinute: 0, lateBy: 0, value: 5 }]);
-    expectError(await api.call("/v1/features/historical", { method: "POST", body: body() }), 401, "UNAUTHORIZED");
-    expectError(await api.as(a.tenantId, ["features:write"]).post("/v1/features/historical", body()), 403, "FORBIDDEN");
-    const r = await api.as(a.tenantId, ["features:read"]).post("/v1/features/historical", body());
-    expect(r.body.rows[0].statuses["g.count"]).toBe("NOT_FOUND");
-    const own = await api.as(b.tenantId, ["features:read"]).post("/v1/features/historical", body());
-    expect(own.body.rows[0].features["g.count"]).toBe(5);
-  });
+  it.each(answerForms)(
+    "%s: requires features:read and never shows another tenant's history",
+    async (_form, headers) => {
+      const [a, b] = [await tenantWithFeatures(), await tenantWithFeatures()];
+      await insertHistory([a, b], [{ tenant: 1, feature: 0, entity: 0, eventMinute: 0, lateBy: 0, value: 5 }]);
+      const post = (client: { call: typeof api.call } | ReturnType<typeof api.as>) =>
+        client.call("/v1/features/historical", { method: "POST", body: body(), headers });
+      expectError(await post(api), 401, "UNAUTHORIZED");
+      expectError(await post(api.as(a.tenantId, ["features:write"])), 403, "FORBIDDEN");
+      const firstRow = (r: Awaited<ReturnType<typeof post>>) => {
+        expect(r.status, r.text.slice(0, 300)).toBe(200);
+        if (r.body?.rows) return [r.body.rows[0].statuses["g.count"], r.body.rows[0].features["g.count"]];
+        if (r.headers.get("content-type")?.includes("csv")) {
+          const value = parseCsv(r.text)[1]![2];
+          return [value === "" ? "NOT_FOUND" : "PRESENT", value === "" ? null : Number(value)];
+        }
+        const row = JSON.parse(r.text.split("\n")[0]!);
+        return [row.statuses["g.count"], row.features["g.count"]];
+      };
+      expect(firstRow(await post(api.as(a.tenantId, ["features:read"])))).toEqual(["NOT_FOUND", null]);
+      expect(firstRow(await post(api.as(b.tenantId, ["features:read"])))).toEqual(["PRESENT", 5]);
+    },
+  );
 });
 
 describe("batch: every value in a range", () => {

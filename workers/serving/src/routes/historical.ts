@@ -1,24 +1,119 @@
 // POST /v1/features/historical: point-in-time training rows, JSON (up to 10,000 pairs) or,
-// by Accept, NDJSON / CSV streamed chunk by chunk (memory flat in the number of rows).
+// by Accept, NDJSON / CSV (up to 1,000,000 pairs) streamed both ways: the request's pairs
+// go to Postgres while the body arrives and the answer leaves a page at a time, so the
+// worker's memory does not grow with the number of pairs.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import type { AppBindings } from "../../../../shared/app.ts";
+import type { Context, MiddlewareHandler } from "hono";
+import { type AppBindings, bodyLimiter } from "../../../../shared/app.ts";
 import { requireScope } from "../../../../shared/auth.ts";
 import { AppError } from "../../../../shared/errors.ts";
 import { bearerSecurity, errorResponses, jsonBody } from "../../../../shared/openapi.ts";
-import { readPointInTime } from "../../../../shared/point-in-time.ts";
+import {
+  type PointInTimeRow,
+  readPointInTime,
+  stageBatchPairs,
+  strategyFor,
+} from "../../../../shared/point-in-time.ts";
+import type { ServedFeature } from "../../../../shared/registry/snapshot.ts";
 import { tenantContext } from "../../../../shared/tenant-context.ts";
+import { TrainingSession } from "../../../../shared/training-session.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { historicalRequest, historicalResponse, maxJsonPairs } from "../schemas.ts";
 import { csvHeader, toCsvRecord, toObject } from "../training-formats.ts";
+import { readTrainingRequest } from "../training-request.ts";
 
-type Format = "json" | "ndjson" | "csv";
+type StreamedFormat = "ndjson" | "csv";
 
-function formatFor(accept: string | undefined): Format {
+function formatFor(accept: string | undefined): "json" | StreamedFormat {
   const a = (accept ?? "").toLowerCase();
   if (a.includes("application/x-ndjson") || a.includes("application/jsonl") || a.includes("application/ndjson"))
     return "ndjson";
   if (a.includes("text/csv")) return "csv";
   return "json";
+}
+
+/** 10,000 pairs with entity ids of the longest kind (1 KiB) fit. */
+const maxJsonBodyBytes = 16 * 1024 * 1024;
+/** 1,000,000 pairs of 36-character ids take ~75 MB. */
+const maxStreamedBodyBytes = 100 * 1024 * 1024;
+
+const jsonBodyLimit = bodyLimiter(maxJsonBodyBytes);
+
+/**
+ * NDJSON and CSV answers are served here, before the JSON validator would read the body
+ * whole; JSON answers go on to it, under their own body limit.
+ */
+const streamedFormats: MiddlewareHandler<AppBindings> = async (c, next) => {
+  const format = formatFor(c.req.header("accept"));
+  if (format === "json") return jsonBodyLimit(c, next);
+  if (!/^application\/([\w.+-]+\+)?json\b/i.test(c.req.header("content-type") ?? ""))
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE");
+  if (Number(c.req.header("content-length") ?? 0) > maxStreamedBodyBytes)
+    throw new AppError("PAYLOAD_TOO_LARGE", `The body is larger than ${maxStreamedBodyBytes} bytes`);
+  return streamTrainingSet(c, format);
+};
+
+async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat): Promise<Response> {
+  const ctx = tenantContext(c);
+  const session = await TrainingSession.open(ctx);
+  let rows: AsyncGenerator<PointInTimeRow[]>;
+  let names: string[];
+  let features: ServedFeature[];
+  try {
+    const request = await readTrainingRequest(c.req.raw.body, (pairs) => session.stage(pairs), {
+      batchSize: stageBatchPairs,
+      maxBytes: maxStreamedBodyBytes,
+    });
+    const { resolved } = await resolveFeatures(ctx, request.features, request.entityType);
+    names = request.features;
+    features = names.map((n) => resolved.get(n)!);
+    const training = { entityType: request.entityType, features, asOfIngestion: request.asOfIngestion };
+    rows = session.rows(training, strategyFor(training, request.pairCount, ctx.env.PIT_MERGE_THRESHOLD));
+  } catch (error) {
+    await session.close();
+    throw error;
+  }
+
+  const encoder = new TextEncoder();
+  let headerSent = false;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        if (format === "csv" && !headerSent) {
+          headerSent = true;
+          controller.enqueue(encoder.encode(csvHeader(names)));
+          return;
+        }
+        const next = await rows.next();
+        if (next.done) {
+          await session.close();
+          controller.close();
+          return;
+        }
+        let text = "";
+        for (const row of next.value) {
+          const object = toObject(row, names, features);
+          text += format === "csv" ? toCsvRecord(object, names) : `${JSON.stringify(object)}\n`;
+        }
+        controller.enqueue(encoder.encode(text));
+      } catch (error) {
+        console.error("historical stream failed", error);
+        await session.close();
+        controller.error(error);
+      }
+    },
+    async cancel() {
+      await rows.return(undefined);
+      await session.close();
+    },
+  });
+  return new Response(stream, {
+    status: 200,
+    headers: {
+      "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
+      "x-request-id": c.get("requestId"),
+    },
+  });
 }
 
 export function registerHistoricalRoute(app: OpenAPIHono<AppBindings>): void {
@@ -29,7 +124,7 @@ export function registerHistoricalRoute(app: OpenAPIHono<AppBindings>): void {
       summary: "Point-in-time correct training rows (JSON, or NDJSON / CSV by Accept, streamed)",
       tags: ["training"],
       security: bearerSecurity,
-      middleware: [requireScope("features:read")] as const,
+      middleware: [requireScope("features:read"), streamedFormats] as const,
       request: { body: jsonBody(historicalRequest) },
       responses: {
         200: {
@@ -40,14 +135,13 @@ export function registerHistoricalRoute(app: OpenAPIHono<AppBindings>): void {
             "text/csv": { schema: { type: "string" } },
           },
         },
-        ...errorResponses(413),
+        ...errorResponses(413, 415),
       },
     }),
     async (c) => {
       const started = performance.now();
       const request = c.req.valid("json");
-      const format = formatFor(c.req.header("accept"));
-      if (format === "json" && request.entityTimestampPairs.length > maxJsonPairs) {
+      if (request.entityTimestampPairs.length > maxJsonPairs) {
         throw new AppError(
           "PAYLOAD_TOO_LARGE",
           `JSON answers hold up to ${maxJsonPairs} pairs; ask for Accept: application/x-ndjson or text/csv (streamed, up to 1,000,000)`,
@@ -61,56 +155,15 @@ export function registerHistoricalRoute(app: OpenAPIHono<AppBindings>): void {
         {
           entityType: request.entityType,
           features,
-          pairs: request.entityTimestampPairs.map((p) => ({ entityId: p.entityId, timestamp: new Date(p.timestamp) })),
+          pairs: request.entityTimestampPairs,
           asOfIngestion: request.asOfIngestion,
         },
         { mergeThreshold: ctx.env.PIT_MERGE_THRESHOLD },
       );
-
-      if (format === "json") {
-        const rows = [];
-        for await (const chunk of chunks) for (const row of chunk) rows.push(toObject(row, request.features, features));
-        const latencyMs = Math.round((performance.now() - started) * 100) / 100;
-        return c.json({ rows, metadata: { source: "offline" as const, totalRows: rows.length, latencyMs } }, 200);
-      }
-
-      const encoder = new TextEncoder();
-      let headerSent = false;
-      const stream = new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          try {
-            if (format === "csv" && !headerSent) {
-              headerSent = true;
-              controller.enqueue(encoder.encode(csvHeader(request.features)));
-              return;
-            }
-            const next = await chunks.next();
-            if (next.done) {
-              controller.close();
-              return;
-            }
-            let text = "";
-            for (const row of next.value) {
-              const object = toObject(row, request.features, features);
-              text += format === "csv" ? toCsvRecord(object, request.features) : `${JSON.stringify(object)}\n`;
-            }
-            controller.enqueue(encoder.encode(text));
-          } catch (error) {
-            console.error("historical stream failed", error);
-            controller.error(error);
-          }
-        },
-        async cancel() {
-          await chunks.return(undefined);
-        },
-      });
-      return new Response(stream, {
-        status: 200,
-        headers: {
-          "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
-          "x-request-id": c.get("requestId"),
-        },
-      }) as never;
+      const rows = [];
+      for await (const chunk of chunks) for (const row of chunk) rows.push(toObject(row, request.features, features));
+      const latencyMs = Math.round((performance.now() - started) * 100) / 100;
+      return c.json({ rows, metadata: { source: "offline" as const, totalRows: rows.length, latencyMs } }, 200);
     },
   );
 }

@@ -15,7 +15,7 @@ import { toObject } from "../training-formats.ts";
 async function readAsOf(ctx: TenantContext, request: OnlineRequest, entityIds: string[]): Promise<OnlineReadResult> {
   const { resolved } = await resolveFeatures(ctx, request.features, request.entityType);
   const features = request.features.map((n) => resolved.get(n)!);
-  const timestamp = new Date(request.timestamp!);
+  const timestamp = request.timestamp!;
   const entities: EntityFeatures[] = [];
   let postgresRoundTrips = 0;
   const chunks = readPointInTime(ctx, {

@@ -1,0 +1,77 @@
+// Point-in-time rows by one index probe per (pair, feature): the lookup index
+// (tenant, feature, entity type, entity, event time) read backwards from t through a Merge
+// Append of the partitions (those after t pruned at run time), stopped at the first row,
+// the newest event_timestamp <= t. With asOfIngestion the probe also requires
+// created_at <= t, so rows backfilled later cannot leak into the past. Ties on event time
+// cannot happen: the store keeps one row per (feature, entity, event time).
+import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./point-in-time.ts";
+import type { ServedFeature } from "./registry/snapshot.ts";
+
+export interface ProbeQuery {
+  text: string;
+  values: unknown[];
+}
+
+/**
+ * The probe statements for a range of pairs given by `pairsSql`, a query of
+ * (ord, entity_id, ts) whose parameters start at $5 (ord = the row's position in the
+ * range). One statement for scalar features, one for embeddings; each gives every pair
+ * once per feature of its kind (LEFT JOIN), so each pair appears whatever was found.
+ */
+export function probeQueries(request: TrainingSetRequest, pairsSql: string): ProbeQuery[] {
+  const indexed = request.features.map((feature, index) => ({ feature, index }));
+  const scalar = indexed.filter((f) => f.feature.dataType !== "embedding");
+  const vectors = indexed.filter((f) => f.feature.dataType === "embedding");
+  const statement = (table: string, column: string, features: { feature: ServedFeature; index: number }[]) => ({
+    text: `WITH req AS (${pairsSql})
+      SELECT r.ord, r.entity_id, floor(extract(epoch FROM r.ts) * 1000)::bigint AS ts_ms,
+             f.i AS fi, hit.value, hit.event_ms
+      FROM req r CROSS JOIN unnest($2::uuid[], $3::int[]) AS f(feature_id, i)
+      LEFT JOIN LATERAL (
+        SELECT ${column} AS value, (extract(epoch FROM v.event_timestamp) * 1000)::bigint AS event_ms
+        FROM ${table} v
+        WHERE v.feature_id = f.feature_id AND v.entity_type = $1 AND v.entity_id = r.entity_id
+          AND v.event_timestamp <= r.ts
+          AND ($4 OR v.created_at <= r.ts)
+        ORDER BY v.event_timestamp DESC
+        LIMIT 1
+      ) hit ON true`,
+    values: [
+      request.entityType,
+      `{${features.map((f) => f.feature.id).join(",")}}`,
+      `{${features.map((f) => f.index).join(",")}}`,
+      !request.asOfIngestion,
+    ],
+  });
+  return [
+    ...(scalar.length ? [statement("ai_feature_values", "v.value", scalar)] : []),
+    ...(vectors.length ? [statement("ai_feature_embeddings", "v.embedding::text::jsonb", vectors)] : []),
+  ];
+}
+
+/** The probe results of a range of `count` pairs as rows in request order. */
+export function collectProbeRows(
+  count: number,
+  featureCount: number,
+  results: readonly Record<string, unknown>[][],
+): PointInTimeRow[] {
+  const rows: PointInTimeRow[] = new Array(count);
+  for (const result of results) {
+    for (const hit of result) {
+      const ord = Number(hit.ord);
+      let row = rows[ord];
+      if (!row) {
+        row = {
+          entityId: hit.entity_id as string,
+          timestampMs: Number(hit.ts_ms),
+          cells: new Array(featureCount).fill(null),
+        };
+        rows[ord] = row;
+      }
+      if (hit.event_ms !== null && hit.event_ms !== undefined) {
+        row.cells[Number(hit.fi)] = { value: hit.value, eventMs: Number(hit.event_ms) } satisfies PointInTimeCell;
+      }
+    }
+  }
+  return rows;
+}

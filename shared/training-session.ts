@@ -1,0 +1,136 @@
+// One Postgres session for a large training set, over the Neon WebSocket driver: the
+// request's pairs are staged in a temporary table a batch at a time, and the answer is
+// read back through a server-side cursor a page at a time. The worker then holds one
+// batch or one page, never the request or the answer, however many pairs there are.
+import { Pool, type PoolClient } from "@neondatabase/serverless";
+import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./point-in-time.ts";
+import { mergeQuery } from "./point-in-time-merge.ts";
+import { collectProbeRows, probeQueries } from "./point-in-time-probe.ts";
+import type { TenantContext } from "./tenant-context.ts";
+
+/** Rows per FETCH: small pages keep the peak low; the round trips cost little next to the query. */
+const pageRows = 2_000;
+
+export interface StagedPair {
+  entityId: string;
+  /** ISO-8601 with offset, as the request gave it (Postgres keeps microseconds). */
+  timestamp: string;
+}
+
+export class TrainingSession {
+  private staged = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly client: PoolClient,
+  ) {}
+
+  /** BEGIN as the token's tenant (RLS), with an empty `training_pairs` that goes at the end. */
+  static async open(ctx: TenantContext): Promise<TrainingSession> {
+    const pool = new Pool({ connectionString: ctx.env.DATABASE_URL });
+    pool.on("error", (error: Error) => console.error("training session pool error", error.message));
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw error;
+    }
+    const session = new TrainingSession(pool, client);
+    try {
+      await client.query("BEGIN");
+      await client.query("SELECT set_config('app.tenant_id', $1, true)", [ctx.tenantId]);
+      // JIT costs more than it saves on these plans; the window sort wants memory.
+      await client.query(
+        `SET LOCAL jit = off; SET LOCAL work_mem = '64MB';
+         CREATE TEMP TABLE training_pairs (ord int NOT NULL, entity_id text NOT NULL, ts timestamptz NOT NULL) ON COMMIT DROP`,
+      );
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    return session;
+  }
+
+  get pairCount(): number {
+    return this.staged;
+  }
+
+  /** Appends pairs in request order (their position is the row order of the answer). */
+  async stage(pairs: readonly StagedPair[]): Promise<void> {
+    if (pairs.length === 0) return;
+    const json = JSON.stringify(pairs.map((p, i) => ({ o: this.staged + i, e: p.entityId, t: p.timestamp })));
+    await this.client.query(
+      "INSERT INTO training_pairs SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(o int, e text, t timestamptz)",
+      [json],
+    );
+    this.staged += pairs.length;
+  }
+
+  /**
+   * The answer in request order, a page at a time: one sort-merge pass over the staged
+   * pairs and their entities' history, or (`probe`) one index probe per pair and feature,
+   * a range of pairs at a time.
+   */
+  async *rows(request: TrainingSetRequest, strategy: "merge" | "probe"): AsyncGenerator<PointInTimeRow[]> {
+    // Row estimates for the planner: without them it takes the table for a few hundred rows.
+    await this.client.query("ANALYZE training_pairs");
+    if (strategy === "merge") yield* this.merged(request);
+    else yield* this.probed(request);
+  }
+
+  private async *merged(request: TrainingSetRequest): AsyncGenerator<PointInTimeRow[]> {
+    const featureIds = `{${request.features.map((f) => f.id).join(",")}}`;
+    await this.client.query(`DECLARE training NO SCROLL CURSOR FOR ${mergeQuery(request.features)}`, [
+      request.entityType,
+      featureIds,
+    ]);
+    for (;;) {
+      const page = await this.client.query({ text: `FETCH ${pageRows} FROM training`, rowMode: "array" });
+      const rows: PointInTimeRow[] = page.rows.map((columns: (string | number | null)[]) => ({
+        entityId: columns[1] as string,
+        timestampMs: Number(columns[2]),
+        cells: request.features.map((_, i): PointInTimeCell | null => {
+          const value = columns[3 + 2 * i];
+          return value === null || value === undefined
+            ? null
+            : { value: JSON.parse(String(value)), eventMs: Number(columns[4 + 2 * i]) };
+        }),
+      }));
+      if (rows.length) yield rows;
+      if (page.rows.length < pageRows) break;
+    }
+    await this.client.query("CLOSE training");
+  }
+
+  private async *probed(request: TrainingSetRequest): AsyncGenerator<PointInTimeRow[]> {
+    await this.client.query("CREATE INDEX ON training_pairs (ord)");
+    // About as many cells per round trip as a merge page holds rows x features.
+    const perChunk = Math.max(1, Math.floor(20_000 / request.features.length));
+    const queries = probeQueries(
+      request,
+      "SELECT ord - $5 AS ord, entity_id, ts FROM training_pairs WHERE ord >= $5 AND ord < $6",
+    );
+    for (let start = 0; start < this.staged; start += perChunk) {
+      const count = Math.min(perChunk, this.staged - start);
+      const results: Record<string, unknown>[][] = [];
+      for (const q of queries)
+        results.push((await this.client.query(q.text, [...q.values, start, start + count])).rows);
+      yield collectProbeRows(count, request.features.length, results);
+    }
+  }
+
+  /** Ends the transaction (nothing in it is kept) and the connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.client.query("ROLLBACK");
+    } catch {
+      // The connection is gone; so is the transaction.
+    }
+    this.client.release();
+    await this.pool.end().catch(() => {});
+  }
+}

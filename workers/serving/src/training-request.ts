@@ -1,0 +1,120 @@
+// A point-in-time request read as a stream: the pairs are checked and handed on in batches
+// while the body arrives, so a request of 1,000,000 pairs (~70 MB of JSON) is never held
+// in memory, parsed or not. The other fields are checked against the same schema as the
+// JSON route, once the body has ended (JSON puts no order on an object's keys).
+
+import type { z } from "@hono/zod-openapi";
+import { JSONParser } from "@streamparser/json";
+import { AppError, issuesToDetails } from "../../../shared/errors.ts";
+import { historicalPair, historicalRequest, maxStreamedPairs } from "./schemas.ts";
+
+export interface StreamedPair {
+  entityId: string;
+  timestamp: string;
+}
+
+export type TrainingRequestHeader = Omit<z.infer<typeof historicalRequest>, "entityTimestampPairs"> & {
+  pairCount: number;
+};
+
+const headerSchema = historicalRequest.omit({ entityTimestampPairs: true });
+/** Enough to fix a request; more would only grow the error. */
+const maxIssues = 20;
+const pairsKey = "entityTimestampPairs";
+
+type Issue = { path: string; message: string; code: string };
+
+/**
+ * Reads `body`, calling `stage` with each batch of valid pairs (in request order) and
+ * waiting for it before reading on, which keeps at most one batch and one chunk in memory.
+ * Throws VALIDATION_FAILED (400) with the offending paths, BAD_REQUEST for malformed JSON,
+ * PAYLOAD_TOO_LARGE beyond maxBytes. Nothing is staged after the first invalid pair.
+ */
+export async function readTrainingRequest(
+  body: ReadableStream<Uint8Array> | null,
+  stage: (pairs: StreamedPair[]) => Promise<void>,
+  options: { batchSize: number; maxBytes: number; maxPairs?: number },
+): Promise<TrainingRequestHeader> {
+  const maxPairs = options.maxPairs ?? maxStreamedPairs;
+  const header: Record<string, unknown> = {};
+  const issues: Issue[] = [];
+  let batch: StreamedPair[] = [];
+  let pairCount = 0;
+  let sawPairs = false;
+  let tooMany = false;
+
+  // '$.*' gives the top-level fields (unknown ones included, so they can be refused);
+  // its array of pairs is emptied as each pair is taken, so it never fills.
+  const parser = new JSONParser({ paths: [`$.${pairsKey}.*`, "$.*"], keepStack: false });
+  parser.onValue = ({ value, key, parent, stack }) => {
+    if (stack.length === 1) {
+      if (typeof key === "number") issues.push({ path: "(root)", message: "expected an object", code: "invalid_type" });
+      else if (key === pairsKey) {
+        sawPairs = true;
+        if (!Array.isArray(value)) issues.push({ path: pairsKey, message: "expected an array", code: "invalid_type" });
+      } else if (key !== undefined) header[key] = value;
+      return;
+    }
+    // A pair: stack = [root, the pairs array].
+    if (Array.isArray(parent)) parent.pop();
+    if (typeof key !== "number" || issues.length >= maxIssues || tooMany) return;
+    pairCount++;
+    if (pairCount > maxPairs) {
+      tooMany = true;
+      issues.push({ path: pairsKey, message: `at most ${maxPairs} pairs`, code: "too_big" });
+      return;
+    }
+    const pair = historicalPair.safeParse(value);
+    if (!pair.success) {
+      for (const issue of issuesToDetails(pair.error.issues)) {
+        if (issues.length < maxIssues)
+          issues.push({ ...issue, path: `${pairsKey}.${key}${issue.path === "(root)" ? "" : `.${issue.path}`}` });
+      }
+    } else if (issues.length === 0) batch.push(pair.data);
+  };
+
+  if (!body)
+    throw new AppError("VALIDATION_FAILED", "The body is empty", [
+      { path: "(root)", message: "expected a JSON object", code: "invalid_type" },
+    ]);
+  const reader = body.getReader();
+  let bytes = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.byteLength;
+      if (bytes > options.maxBytes)
+        throw new AppError("PAYLOAD_TOO_LARGE", `The body is larger than ${options.maxBytes} bytes`);
+      try {
+        parser.write(value);
+      } catch (error) {
+        throw new AppError("BAD_REQUEST", `Malformed JSON: ${(error as Error).message}`);
+      }
+      if (issues.length >= maxIssues) break;
+      if (batch.length >= options.batchSize) {
+        const full = batch;
+        batch = [];
+        await stage(full);
+      }
+    }
+    if (issues.length < maxIssues && !parser.isEnded) {
+      try {
+        parser.end();
+      } catch (error) {
+        throw new AppError("BAD_REQUEST", `Malformed JSON: ${(error as Error).message}`);
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+
+  const checked = headerSchema.safeParse(header);
+  if (!checked.success) issues.push(...issuesToDetails(checked.error.issues));
+  if (!sawPairs) issues.push({ path: pairsKey, message: "required", code: "invalid_type" });
+  else if (pairCount === 0 && issues.length === 0)
+    issues.push({ path: pairsKey, message: "at least one pair", code: "too_small" });
+  if (issues.length) throw new AppError("VALIDATION_FAILED", undefined, issues.slice(0, maxIssues));
+  if (batch.length) await stage(batch);
+  return { ...checked.data!, pairCount };
+}
