@@ -1,30 +1,16 @@
-// The serving worker over HTTP, against the local stack (test database), in two hosts:
-// `wrangler dev` (what a developer runs) and the deployable bundle in plain workerd through
-// Miniflare (the same runtime without wrangler's dev proxy, which costs a Node hop per
-// request). Two measurements, each with its floor from the same run:
-//  - sequential warm online reads (1 x 10, 100 x 10) against one raw pipelined Upstash call
-//    for the same cells, over HTTP from the same Node process;
-//  - a load test (autocannon, 64 connections): online reads only, then 90% reads / 10% pushes,
-//    against the same load on the Upstash endpoint itself (one HMGET pipeline per request),
-//    with errors and the serving process' memory at start and end.
-import { spawnSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { Readable } from "node:stream";
 import { Redis } from "@upstash/redis";
 import autocannon from "autocannon";
 import * as jose from "jose";
-import { Miniflare } from "miniflare";
 import pg from "pg";
 import { startWranglerDev, stopProcessGroup, waitForHttp } from "../scripts/lib/wrangler-dev.ts";
-import { quietWranglerEnv } from "../scripts/lib/wrangler-env.ts";
 import { directUrl, localStack, neonUrl } from "../scripts/local/config.ts";
 import { startNeonServer } from "../scripts/local/neon-server.ts";
 import { startUpstashServer } from "../scripts/local/upstash-server.ts";
 import { valueKey } from "../shared/online-cache.ts";
 import { type Measurement, percentile } from "./stats.ts";
-import { trainingPairs } from "./training-pairs.ts";
+import { type Host, workerdHost } from "./workerd-host.ts";
 import { workerdRssMb } from "./workerd-memory.ts";
 
 /** Measured in Node, so the runner takes it as it is instead of parsing a BENCH line. */
@@ -35,13 +21,6 @@ const ports = { serving: 8797, admin: 8798, workerd: 8799 };
 const featureNames = Array.from({ length: 10 }, (_, i) => `f${i}`);
 const entityCount = 1000;
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
-
-interface Host {
-  name: string;
-  port: number;
-  rssMb: () => number;
-  stop: () => Promise<void>;
-}
 
 async function wranglerDevHost(vars: Record<string, string>): Promise<Host> {
   const child = startWranglerDev({
@@ -63,41 +42,7 @@ async function wranglerDevHost(vars: Record<string, string>): Promise<Host> {
   };
 }
 
-/** The bundle `wrangler deploy` would upload, served by workerd through Miniflare. */
-async function workerdHost(vars: Record<string, string>): Promise<Host> {
-  const outdir = path.join(root, "dist/bench-serving");
-  const built = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir, "--config", "wrangler.toml"], {
-    cwd: root,
-    encoding: "utf8",
-    env: { ...process.env, ...quietWranglerEnv },
-  });
-  if (built.status !== 0) throw new Error(`bundling the serving worker failed: ${built.stderr}`);
-  const compatibilityDate = /compatibility_date = "([^"]+)"/.exec(
-    readFileSync(path.join(root, "wrangler.toml"), "utf8"),
-  )![1];
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: path.join(outdir, "index.js"),
-    compatibilityDate,
-    port: ports.workerd,
-    host: "127.0.0.1",
-    bindings: vars,
-    // The worker's own warnings (Redis fallbacks under saturation) are counted, not printed.
-    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
-      stdout.resume();
-      stderr.resume();
-    },
-  });
-  await mf.ready;
-  return {
-    name: "workerd (bundle, Miniflare)",
-    port: ports.workerd,
-    rssMb: () => workerdRssMb(process.pid),
-    stop: () => mf.dispose(),
-  };
-}
-
-function measure(
+export function measure(
   name: string,
   params: Record<string, unknown>,
   value: number,
@@ -145,9 +90,8 @@ export async function runHttpBenchmarks(quick: boolean): Promise<HttpMeasurement
   const hosts: Host[] = [];
   try {
     await waitForHttp(`http://127.0.0.1:${ports.admin}/healthz`, 90);
-    hosts.push(await wranglerDevHost(vars), await workerdHost(vars));
+    hosts.push(await wranglerDevHost(vars), await workerdHost(vars, ports.workerd));
     const results = await measureAll(quick, hosts, { upstashUrl: upstash.url, secret });
-    results.push(...(await trainingSetMemory(quick, hosts.find((h) => h.name !== "wrangler dev")!, secret)));
     return results;
   } finally {
     await Promise.allSettled([stopProcessGroup(admin), ...hosts.map((h) => h.stop())]);
@@ -397,56 +341,4 @@ async function measureAll(
     }
   }
   return results;
-}
-
-/**
- * Peak memory of the serving worker while it streams a training set (NDJSON), with the
- * client in this process rather than in the same workerd: only the worker's own memory
- * counts. Uses the history bench/point-in-time.bench.ts generated (run before this file).
- */
-async function trainingSetMemory(quick: boolean, host: Host, secret: string): Promise<HttpMeasurement[]> {
-  const tenantId = quick ? "00000000-0000-4000-8000-0000000b0001" : "00000000-0000-4000-8000-0000000b0005";
-  const entities = quick ? 4_000 : 100_000;
-  const sizes = quick ? [1_000, 5_000] : [10_000, 100_000];
-  const token = await new jose.SignJWT({ tenant_id: tenantId, scope: "features:read" })
-    .setProtectedHeader({ alg: "HS256" })
-    .setExpirationTime("1h")
-    .sign(new TextEncoder().encode(secret));
-  const names = Array.from({ length: 10 }, (_, i) => `bench.f${i}`);
-  const peaks: { pairs: number; peak: number; before: number; ms: number }[] = [];
-  for (const count of sizes) {
-    const pairs = trainingPairs(count, count, entities);
-    const before = host.rssMb();
-    let peak = before;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, host.rssMb());
-    }, 100);
-    const started = performance.now();
-    const response = await fetch(`http://127.0.0.1:${host.port}/v1/features/historical`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/x-ndjson" },
-      body: JSON.stringify({ entityType: "user", entityTimestampPairs: pairs, features: names }),
-    });
-    if (response.status !== 200)
-      throw new Error(`historical: ${response.status} ${(await response.text()).slice(0, 300)}`);
-    let lines = 0;
-    const decoder = new TextDecoder();
-    for await (const chunk of response.body!) {
-      lines += decoder.decode(chunk as Uint8Array, { stream: true }).split("\n").length - 1;
-    }
-    clearInterval(sampler);
-    if (lines !== count) throw new Error(`historical streamed ${lines} rows for ${count} pairs`);
-    peaks.push({ pairs: count, peak, before, ms: Math.round(performance.now() - started) });
-  }
-  return peaks.map((p) =>
-    measure(
-      "point_in_time_peak_rss_http",
-      { pairs: p.pairs, features: 10, format: "ndjson", via: host.name },
-      p.peak,
-      "MB",
-      peaks[0]!.peak,
-      "peak resident memory of the serving worker's workerd while it streams the smallest request (client in another process)",
-      { beforeMb: p.before, ms: p.ms },
-    ),
-  );
 }

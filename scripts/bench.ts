@@ -1,12 +1,14 @@
 // npm run bench [-- --quick] [-- --only=<name>] — runs every benchmark (bench/*.bench.ts
-// inside workerd, then bench/http-load.ts against `wrangler dev`, on the local stack), writes
-// bench/results.json and renders BENCHMARKS.md. --only=http or --only=<bench file name>
-// runs one of them and merges its results into the existing file.
+// inside workerd, then bench/http-load.ts against `wrangler dev` and plain workerd, then
+// bench/training-memory.ts against a fresh workerd, on the local stack), writes
+// bench/results.json and renders BENCHMARKS.md. --only=http, --only=training-memory or
+// --only=<bench file name> runs one of them and merges its results into the existing file.
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { runHttpBenchmarks } from "../bench/http-load.ts";
+import { runTrainingSetMemory } from "../bench/training-memory.ts";
 import { workerdRssMb } from "../bench/workerd-memory.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -27,7 +29,9 @@ const started = Date.now();
 const rssSamples: { at: number; mb: number }[] = [];
 const sampler = setInterval(() => rssSamples.push({ at: Date.now(), mb: Math.round(workerdRssMb()) }), 100);
 const phases = new Map<string, { start: number; end?: number }>();
-const benchFile = only && only !== "http" ? `bench/${only}.bench.ts` : undefined;
+/** Benchmarks that run in Node against a workerd host, not inside workerd. */
+const nodeBenchmarks = new Set(["http", "training-memory"]);
+const benchFile = only && !nodeBenchmarks.has(only) ? `bench/${only}.bench.ts` : undefined;
 /** The benchmarks inside workerd (vitest); resolves with vitest's exit code. */
 function runWorkerdBenchmarks(): Promise<number> {
   const child = spawn("npx", ["vitest", "run", "--config", "bench/vitest.config.ts"], {
@@ -64,7 +68,7 @@ function runWorkerdBenchmarks(): Promise<number> {
   return new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));
 }
 
-let code = only === "http" ? 0 : await runWorkerdBenchmarks();
+let code = only && nodeBenchmarks.has(only) ? 0 : await runWorkerdBenchmarks();
 clearInterval(sampler);
 if (!only || only === "http") {
   console.log("\nHTTP: the serving worker under wrangler dev, sequential reads and a load test");
@@ -72,6 +76,15 @@ if (!only || only === "http") {
     results.push(...(await runHttpBenchmarks(quick)));
   } catch (error) {
     console.error(`HTTP benchmarks failed: ${(error as Error).stack}`);
+    code = 1;
+  }
+}
+if (!only || only === "training-memory") {
+  console.log("\nTraining-set memory: a fresh workerd streaming point-in-time answers");
+  try {
+    results.push(...(await runTrainingSetMemory(quick)));
+  } catch (error) {
+    console.error(`training-set memory benchmark failed: ${(error as Error).stack}`);
     code = 1;
   }
 }

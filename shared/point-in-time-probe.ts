@@ -44,8 +44,8 @@ export function probeQueries(request: TrainingSetRequest, pairsSql: string): Pro
     ],
   });
   return [
-    ...(scalar.length ? [statement("ai_feature_values", "v.value", scalar)] : []),
-    ...(vectors.length ? [statement("ai_feature_embeddings", "v.embedding::text::jsonb", vectors)] : []),
+    ...(scalar.length ? [statement("ai_feature_values", "v.value::text", scalar)] : []),
+    ...(vectors.length ? [statement("ai_feature_embeddings", "v.embedding::text", vectors)] : []),
   ];
 }
 
@@ -69,7 +69,10 @@ export function collectProbeRows(
         rows[ord] = row;
       }
       if (hit.event_ms !== null && hit.event_ms !== undefined) {
-        row.cells[Number(hit.fi)] = { value: hit.value, eventMs: Number(hit.event_ms) } satisfies PointInTimeCell;
+        row.cells[Number(hit.fi)] = {
+          json: hit.value as string,
+          eventMs: Number(hit.event_ms),
+        } satisfies PointInTimeCell;
       }
     }
   }

@@ -14,7 +14,8 @@ export interface TrainingSetRequest {
 }
 
 export interface PointInTimeCell {
-  value: unknown;
+  /** The value as JSON text, as Postgres wrote it. */
+  json: string;
   eventMs: number;
 }
 

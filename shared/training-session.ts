@@ -95,7 +95,7 @@ export class TrainingSession {
           const value = columns[3 + 2 * i];
           return value === null || value === undefined
             ? null
-            : { value: JSON.parse(String(value)), eventMs: Number(columns[4 + 2 * i]) };
+            : { json: String(value), eventMs: Number(columns[4 + 2 * i]) };
         }),
       }));
       if (rows.length) yield rows;

@@ -12,7 +12,10 @@ export const entityId = z
   .refine((id) => encoder.encode(id).length <= 1024, { message: "at most 1024 bytes (UTF-8)" });
 
 export const featureName = z.string().min(1).max(260);
-export const isoTimestamp = z.iso.datetime({ offset: true });
+/** ISO-8601 with an offset. Year 0000 matches the pattern but PostgreSQL has no year 0. */
+export const isoTimestamp = z.iso
+  .datetime({ offset: true })
+  .refine((t) => !t.startsWith("0000"), { message: "year 0000 does not exist; the earliest is 0001" });
 
 export const onlineRequest = z
   .strictObject({

@@ -1,15 +1,26 @@
 // Point-in-time rows as JSON objects, NDJSON lines or CSV records. Statuses follow the
 // online route: PRESENT, NOT_FOUND (no value at that time), EXPIRED (older than the TTL).
+// Cells carry their value as the JSON text Postgres gave: the streamed formats write it
+// as it is (a training set of a million rows is never parsed and re-serialised), and
+// only JSON answers parse it.
 import { isoFromMs } from "../../../shared/iso-time.ts";
-import type { PointInTimeRow } from "../../../shared/point-in-time.ts";
+import type { PointInTimeCell, PointInTimeRow } from "../../../shared/point-in-time.ts";
 import type { ServedFeature } from "../../../shared/registry/snapshot.ts";
+
+type Status = "PRESENT" | "NOT_FOUND" | "EXPIRED";
 
 export interface TrainingRowObject {
   entityId: string;
   timestamp: string;
   features: Record<string, unknown>;
   eventTimestamps: Record<string, string | null>;
-  statuses: Record<string, "PRESENT" | "NOT_FOUND" | "EXPIRED">;
+  statuses: Record<string, Status>;
+}
+
+function statusOf(row: PointInTimeRow, cell: PointInTimeCell | null, feature: ServedFeature): Status {
+  if (!cell) return "NOT_FOUND";
+  const ttl = feature.ttlSeconds;
+  return ttl !== null && row.timestampMs - cell.eventMs > ttl * 1000 ? "EXPIRED" : "PRESENT";
 }
 
 export function toObject(row: PointInTimeRow, names: string[], features: ServedFeature[]): TrainingRowObject {
@@ -21,27 +32,69 @@ export function toObject(row: PointInTimeRow, names: string[], features: ServedF
     statuses: {},
   };
   names.forEach((name, i) => {
-    const cell = row.cells[i];
-    const ttl = features[i]!.ttlSeconds;
-    const expired = cell && ttl !== null && row.timestampMs - cell.eventMs > ttl * 1000;
-    out.statuses[name] = !cell ? "NOT_FOUND" : expired ? "EXPIRED" : "PRESENT";
-    out.features[name] = cell && !expired ? cell.value : null;
-    out.eventTimestamps[name] = cell && !expired ? isoFromMs(cell.eventMs) : null;
+    const cell = row.cells[i]!;
+    const status = statusOf(row, cell, features[i]!);
+    out.statuses[name] = status;
+    out.features[name] = status === "PRESENT" ? JSON.parse(cell.json) : null;
+    out.eventTimestamps[name] = status === "PRESENT" ? isoFromMs(cell.eventMs) : null;
   });
   return out;
 }
 
-/** RFC 4180 field: quoted when it holds a comma, quote or line break; non-strings as JSON. */
-function csvField(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  const text = typeof value === "string" ? value : JSON.stringify(value);
+/**
+ * NDJSON lines, each the JSON of toObject's row, written without building it. A name asked
+ * for twice is one key, as in an object.
+ */
+export function ndjsonEncoder(names: string[], features: ServedFeature[]): (row: PointInTimeRow) => string {
+  const columns = [...new Map(names.map((name, i) => [name, i])).entries()].map(([name, i]) => ({
+    key: JSON.stringify(name),
+    index: i,
+    feature: features[i]!,
+  }));
+  return (row) => {
+    let values = "";
+    let times = "";
+    let statuses = "";
+    for (const { key, index, feature } of columns) {
+      const cell = row.cells[index]!;
+      const status = statusOf(row, cell, feature);
+      const present = status === "PRESENT";
+      const comma = values ? "," : "";
+      values += `${comma}${key}:${present ? cell.json : "null"}`;
+      times += `${comma}${key}:${present ? `"${isoFromMs(cell.eventMs)}"` : "null"}`;
+      statuses += `${comma}${key}:"${status}"`;
+    }
+    return `{"entityId":${JSON.stringify(row.entityId)},"timestamp":"${isoFromMs(row.timestampMs)}","features":{${values}},"eventTimestamps":{${times}},"statuses":{${statuses}}}\n`;
+  };
+}
+
+/** RFC 4180 field: quoted when it holds a comma, quote or line break. */
+function csvField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** A value's CSV text: strings as themselves, other values as compact JSON, null empty. */
+function csvValue(json: string): string {
+  const first = json.charCodeAt(0);
+  // '"', '[', '{': parsed, so strings lose their quotes and arrays their spaces.
+  if (first === 34 || first === 91 || first === 123) {
+    const value = JSON.parse(json);
+    return csvField(typeof value === "string" ? value : JSON.stringify(value));
+  }
+  return json === "null" ? "" : json;
 }
 
 export function csvHeader(names: string[]): string {
   return `${["entity_id", "timestamp", ...names].map(csvField).join(",")}\r\n`;
 }
 
-export function toCsvRecord(row: TrainingRowObject, names: string[]): string {
-  return `${[row.entityId, row.timestamp, ...names.map((n) => row.features[n])].map(csvField).join(",")}\r\n`;
+export function csvEncoder(names: string[], features: ServedFeature[]): (row: PointInTimeRow) => string {
+  return (row) => {
+    let line = `${csvField(row.entityId)},${isoFromMs(row.timestampMs)}`;
+    names.forEach((_, i) => {
+      const cell = row.cells[i]!;
+      line += `,${statusOf(row, cell, features[i]!) === "PRESENT" ? csvValue(cell.json) : ""}`;
+    });
+    return `${line}\r\n`;
+  };
 }

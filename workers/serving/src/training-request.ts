@@ -81,7 +81,13 @@ export async function readTrainingRequest(
   let bytes = 0;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        throw new AppError("BAD_REQUEST", `The body could not be read: ${(error as Error).message}`);
+      }
+      const { done, value } = chunk;
       if (done) break;
       bytes += value.byteLength;
       if (bytes > options.maxBytes)

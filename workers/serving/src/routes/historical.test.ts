@@ -330,6 +330,11 @@ describe("historical: bad input and security", () => {
       "entityTimestampPairs.0.timestamp",
     ],
     [
+      "a timestamp in year 0000",
+      { entityTimestampPairs: [{ entityId: "u", timestamp: "0000-06-01T00:00:00Z" }] },
+      "entityTimestampPairs.0.timestamp",
+    ],
+    [
       "a timestamp without offset",
       { entityTimestampPairs: [{ entityId: "u", timestamp: "2031-03-01T00:00:00" }] },
       "entityTimestampPairs.0.timestamp",

@@ -19,7 +19,7 @@ import { tenantContext } from "../../../../shared/tenant-context.ts";
 import { TrainingSession } from "../../../../shared/training-session.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { historicalRequest, historicalResponse, maxJsonPairs } from "../schemas.ts";
-import { csvHeader, toCsvRecord, toObject } from "../training-formats.ts";
+import { csvEncoder, csvHeader, ndjsonEncoder, toObject } from "../training-formats.ts";
 import { readTrainingRequest } from "../training-request.ts";
 
 type StreamedFormat = "ndjson" | "csv";
@@ -75,6 +75,7 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
   }
 
   const encoder = new TextEncoder();
+  const line = format === "csv" ? csvEncoder(names, features) : ndjsonEncoder(names, features);
   let headerSent = false;
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -91,10 +92,7 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
           return;
         }
         let text = "";
-        for (const row of next.value) {
-          const object = toObject(row, names, features);
-          text += format === "csv" ? toCsvRecord(object, names) : `${JSON.stringify(object)}\n`;
-        }
+        for (const row of next.value) text += line(row);
         controller.enqueue(encoder.encode(text));
       } catch (error) {
         console.error("historical stream failed", error);
