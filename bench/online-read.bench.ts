@@ -71,8 +71,8 @@ it("online read: 1 x 10 and 100 x 10, p50/p99 against a raw pipelined Redis read
       if (cells.length !== entities) throw new Error("floor read failed");
     };
     await interleaved(20, product, floor); // warm both paths
-    // The clock has millisecond resolution: enough calls per sample to resolve ~0.05 ms.
-    const repeat = entities === 1 ? 20 : 4;
+    // The clock has millisecond resolution: enough calls per sample to resolve ~0.02 ms.
+    const repeat = entities === 1 ? 50 : 5;
     const { a, b } = await interleaved(iterations, product, floor, repeat);
     for (const [stat, p] of [
       ["p50", 50],

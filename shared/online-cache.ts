@@ -4,7 +4,7 @@
 // (one round trip, together with the registry revision). The {tenant} hash tag keeps every
 // key of a tenant in one cluster slot, so multi-key scripts stay valid.
 import type { Redis } from "@upstash/redis/cloudflare";
-import { tenantKey } from "./redis.ts";
+import { tenantKey, tenantKeyNow } from "./redis.ts";
 import { registryRevisionKey } from "./registry/cache.ts";
 
 /** How long a cached value lives at most, whatever its group's TTL: Postgres is the truth, and this bounds how long a cell can stay stale if Redis missed a write. */
@@ -12,6 +12,20 @@ export const cacheTtlMs = 3600 * 1000;
 
 export function valueKey(tenantId: string, groupId: string, entityId: string): Promise<string> {
   return tenantKey(tenantId, "v", groupId, entityId);
+}
+
+/** The value hashes of entities x groups, entity-major, with one await only if an id needs a digest. */
+export async function valueKeys(tenantId: string, entityIds: readonly string[], groupIds: readonly string[]) {
+  const keys: (string | Promise<string>)[] = [];
+  let pending = false;
+  for (const entityId of entityIds) {
+    for (const groupId of groupIds) {
+      const key = tenantKeyNow(tenantId, "v", groupId, entityId);
+      if (key === null) pending = true;
+      keys.push(key ?? valueKey(tenantId, groupId, entityId));
+    }
+  }
+  return pending ? Promise.all(keys) : (keys as string[]);
 }
 
 export function encodeCell(eventMs: number, value: unknown): string {
@@ -103,7 +117,7 @@ export async function readCells(redis: Redis, tenantId: string, request: CellsRe
     script = createReadScript(redis);
     readScripts.set(redis, script);
   }
-  const [revision, ...cells] = await script.exec([await registryRevisionKey(tenantId), ...request.keys], argv);
+  const [revision, ...cells] = await script.exec([registryRevisionKey(tenantId), ...request.keys], argv);
   return { revision: revision ?? null, cells };
 }
 

@@ -69,6 +69,21 @@ async function startJwks() {
   };
 }
 
+/** Accepts requests and never answers them (until closed). */
+async function startStalledServer() {
+  const waiting = new Set<http.ServerResponse>();
+  const server = http.createServer((_, res) => void waiting.add(res));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of waiting) res.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 export default async function setup(project: TestProject) {
   await requirePostgres();
   await requireRedis();
@@ -79,6 +94,7 @@ export default async function setup(project: TestProject) {
   const neon = await startNeonServer({ pgHost: localStack.pgHost, pgPort: localStack.pgPort });
   const upstash = await startUpstashServer({ redisUrl: localStack.redisUrl, token: localStack.upstashToken });
   const jwks = await startJwks();
+  const stalled = await startStalledServer();
 
   project.provide("databaseUrl", neonUrl("app", database));
   project.provide("ownerDatabaseUrl", neonUrl("owner", database));
@@ -87,11 +103,12 @@ export default async function setup(project: TestProject) {
   project.provide("neonStatsUrl", `${neon.url}/__stats`);
   project.provide("upstashUrl", upstash.url);
   project.provide("upstashToken", localStack.upstashToken);
+  project.provide("stalledUrl", stalled.url);
   project.provide("jwtSecret", "test-secret-that-is-at-least-32-bytes-long!");
   project.provide("jwksUrl", jwks.url);
   project.provide("signingKeys", jwks.signingKeys);
 
   return async () => {
-    await Promise.allSettled([neon.close(), upstash.close(), jwks.close()]);
+    await Promise.allSettled([neon.close(), upstash.close(), jwks.close(), stalled.close()]);
   };
 }

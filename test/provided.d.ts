@@ -11,6 +11,8 @@ declare module "vitest" {
     neonStatsUrl: string;
     upstashUrl: string;
     upstashToken: string;
+    /** An HTTP server that takes requests and never answers: a Redis slower than any deadline. */
+    stalledUrl: string;
     jwtSecret: string;
     jwksUrl: string;
     /** Private JWKs (RS256, ES256) whose public halves are served at jwksUrl. */

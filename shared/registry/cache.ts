@@ -1,10 +1,11 @@
 // What serving caches about a tenant's registry (name → id, type, TTL) is checked against
 // a revision counter in Redis on every read. Every registry change bumps it.
 import type { Env } from "../env.ts";
-import { connectRedis, tenantKey, withDeadline } from "../redis.ts";
+import { connectRedis, tenantKeyNow, withDeadline } from "../redis.ts";
 
-export async function registryRevisionKey(tenantId: string): Promise<string> {
-  return tenantKey(tenantId, "registry", "rev");
+/** The tenant's registry revision counter (its parts never need a digest). */
+export function registryRevisionKey(tenantId: string): string {
+  return tenantKeyNow(tenantId, "registry", "rev")!;
 }
 
 /**
@@ -16,7 +17,7 @@ export async function invalidateRegistryCache(env: Env, tenantId: string): Promi
   const redis = connectRedis(env);
   if (!redis) return false;
   try {
-    await withDeadline(redis.incr(await registryRevisionKey(tenantId)), 1000);
+    await withDeadline(redis.incr(registryRevisionKey(tenantId)), 1000);
     return true;
   } catch (error) {
     console.error("registry cache invalidation failed", tenantId, (error as Error).message);

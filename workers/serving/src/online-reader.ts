@@ -12,10 +12,10 @@ import {
   type CellWrite,
   decodeCell,
   readCells,
-  valueKey,
+  valueKeys,
   writeCells,
 } from "../../../shared/online-cache.ts";
-import { connectRedis, withDeadline } from "../../../shared/redis.ts";
+import { connectRedis, connectRedisReader, withDeadline } from "../../../shared/redis.ts";
 import type { ServedFeature } from "../../../shared/registry/snapshot.ts";
 import type { TenantContext } from "../../../shared/tenant-context.ts";
 import { forgetRegistry, resolveFeatures } from "./registry-cache.ts";
@@ -80,9 +80,7 @@ async function planRead(
     return { feature, ...fieldOf.get(feature)! };
   });
   const groupIds = groups.map((features) => features[0]!.groupId);
-  const keys = await Promise.all(
-    entityIds.flatMap((entityId) => groupIds.map((groupId) => valueKey(ctx.tenantId, groupId, entityId))),
-  );
+  const keys = await valueKeys(ctx.tenantId, entityIds, groupIds);
   return {
     resolved,
     groups,
@@ -130,8 +128,7 @@ export async function readOnlineFeatures(
   ctx: TenantContext,
   request: { entityType: string; entityIds: string[]; features: string[] },
 ): Promise<OnlineReadResult> {
-  const redis = connectRedis(ctx.env);
-  const timeout = ctx.env.REDIS_TIMEOUT_MS;
+  const redis = connectRedisReader(ctx.env);
   let redisRoundTrips = 0;
   let postgresRoundTrips = 0;
   let redisState: OnlineReadResult["redis"] = redis ? "hit" : "disabled";
@@ -142,14 +139,14 @@ export async function readOnlineFeatures(
 
   if (redis) {
     try {
-      let read = await withDeadline(readCells(redis, ctx.tenantId, plan.request), timeout);
+      let read = await readCells(redis, ctx.tenantId, plan.request);
       redisRoundTrips++;
       if (registry.revision !== read.revision) {
         // The registry changed since this isolate loaded it: reload, re-resolve, re-read.
         forgetRegistry(ctx.tenantId);
         const reloaded = await resolveFeatures(ctx, request.features, request.entityType);
         plan = await planRead(ctx, reloaded.resolved, request.features, request.entityIds);
-        read = await withDeadline(readCells(redis, ctx.tenantId, plan.request), timeout);
+        read = await readCells(redis, ctx.tenantId, plan.request);
         redisRoundTrips++;
       }
       cached = read.cells;
@@ -194,7 +191,9 @@ export async function readOnlineFeatures(
       });
     }
     // Refill after the response; newest-wins, so a fill never overwrites a newer push.
-    if (redis && redisState !== "unavailable" && fills.length) ctx.defer(withDeadline(writeCells(redis, fills), 5000));
+    const writer = connectRedis(ctx.env);
+    if (writer && redisState !== "unavailable" && fills.length)
+      ctx.defer(withDeadline(writeCells(writer, fills), 5000));
   }
 
   const now = Date.now();

@@ -3,7 +3,7 @@
 // a changed revision, or an entry older than registryCacheSeconds, reloads it.
 
 import { AppError } from "../../../shared/errors.ts";
-import { connectRedis, withDeadline } from "../../../shared/redis.ts";
+import { connectRedisReader } from "../../../shared/redis.ts";
 import { registryCacheSeconds, registryRevisionKey } from "../../../shared/registry/cache.ts";
 import {
   indexRegistry,
@@ -29,8 +29,7 @@ export function forgetRegistry(tenantId: string): void {
 }
 
 export async function registryFor(ctx: TenantContext): Promise<CachedRegistry> {
-  const redis = connectRedis(ctx.env);
-  const timeoutMs = ctx.env.REDIS_TIMEOUT_MS;
+  const redis = connectRedisReader(ctx.env);
   const cached = entries.get(ctx.tenantId);
   if (cached && Date.now() - cached.loadedAt < registryCacheSeconds * 1000) return cached;
   // The revision is read first: a change landing during the load then shows up as a
@@ -38,7 +37,7 @@ export async function registryFor(ctx: TenantContext): Promise<CachedRegistry> {
   let revision: string | null | undefined;
   if (redis) {
     try {
-      revision = await withDeadline(redis.get<string>(await registryRevisionKey(ctx.tenantId)), timeoutMs);
+      revision = await redis.get<string>(registryRevisionKey(ctx.tenantId));
     } catch {
       revision = undefined;
     }

@@ -9,7 +9,10 @@ export const entityId = z
   .string()
   .min(1)
   .max(1024)
-  .refine((id) => encoder.encode(id).length <= 1024, { message: "at most 1024 bytes (UTF-8)" });
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: short ids need no encoding to be measured.
+  .refine((id) => id.length * 3 <= 1024 || encoder.encode(id).length <= 1024, {
+    message: "at most 1024 bytes (UTF-8)",
+  });
 
 export const featureName = z.string().min(1).max(260);
 /** ISO-8601 with an offset. Year 0000 matches the pattern but PostgreSQL has no year 0. */

@@ -343,7 +343,7 @@ describe("registry changes reach serving", () => {
     const { testEnv } = await import("../../../../test/helpers/stack.ts");
     const redis = connectRedis(testEnv())!;
     const { t, groupId } = await tenantWithGroup();
-    const key = await registryRevisionKey(t.tenantId);
+    const key = registryRevisionKey(t.tenantId);
     const revision = async () => Number((await redis.get<string>(key)) ?? 0);
     const before = await revision();
     await t.post(`/v1/admin/groups/${groupId}/features`, {

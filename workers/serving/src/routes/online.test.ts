@@ -209,6 +209,19 @@ describe("online reads: happy paths", () => {
     expect(body.metadata).toMatchObject({ servedFrom: "postgres", redis: "unavailable" });
   });
 
+  it("answers from Postgres when Redis does not answer within REDIS_TIMEOUT_MS", async () => {
+    const slow = apiClient(worker, { UPSTASH_REDIS_REST_URL: inject("stalledUrl"), REDIS_TIMEOUT_MS: "50" });
+    const started = Date.now();
+    const r = await slow
+      .as(t.tenantId, ["features:read"])
+      .post("/v1/features/online", { entityType: "user", entityId: "u-1", features: ["count", "vec"] });
+    expect(r.status).toBe(200);
+    expect(r.body.features).toEqual({ count: 42, vec: [0.1, 0.2, 0.3] });
+    expect(r.body.metadata).toMatchObject({ servedFrom: "postgres", redis: "unavailable" });
+    // Two Redis calls at most (registry revision, cells), each cut at 50 ms, then Postgres.
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
   it("answers a past timestamp from the offline store", async () => {
     const r = await t.post("/v1/features/online", {
       entityType: "user",
