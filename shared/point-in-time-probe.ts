@@ -7,6 +7,13 @@
 import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./point-in-time.ts";
 import type { ServedFeature } from "./registry/snapshot.ts";
 
+/** Cells (pairs x features) per probe round trip. */
+const cellsPerChunk = 20_000;
+
+/** Pairs per probe round trip for `featureCount` features. */
+export const pairsPerProbe = (featureCount: number) =>
+  Math.max(1, Math.floor(cellsPerChunk / Math.max(1, featureCount)));
+
 export interface ProbeQuery {
   text: string;
   values: unknown[];

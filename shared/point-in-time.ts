@@ -2,7 +2,7 @@
 // entity), the row with the latest event_timestamp <= t. Small requests probe the lookup
 // index over HTTP; large ones are staged in a TrainingSession and read in one sort-merge pass.
 import { withTenantSql } from "./db.ts";
-import { collectProbeRows, probeQueries } from "./point-in-time-probe.ts";
+import { collectProbeRows, pairsPerProbe, probeQueries } from "./point-in-time-probe.ts";
 import type { ServedFeature } from "./registry/snapshot.ts";
 import type { TenantContext } from "./tenant-context.ts";
 import { type StagedPair, TrainingSession } from "./training-session.ts";
@@ -27,8 +27,6 @@ export interface PointInTimeRow {
   cells: (PointInTimeCell | null)[];
 }
 
-/** Cells per Postgres round trip: pairs x features per chunk stays near this. */
-const cellsPerChunk = 20_000;
 /** Pairs per INSERT when staging. */
 export const stageBatchPairs = 5_000;
 
@@ -67,7 +65,7 @@ export async function* readPointInTime(
     }
     return;
   }
-  const chunk = Math.max(1, Math.floor(cellsPerChunk / Math.max(1, request.features.length)));
+  const chunk = pairsPerProbe(request.features.length);
   for (let start = 0; start < request.pairs.length; start += chunk) {
     const pairs = request.pairs.slice(start, start + chunk);
     const pairsJson = JSON.stringify(pairs.map((p, i) => ({ ord: i, entity_id: p.entityId, ts: p.timestamp })));

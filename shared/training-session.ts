@@ -5,7 +5,7 @@
 import { Pool, type PoolClient } from "@neondatabase/serverless";
 import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./point-in-time.ts";
 import { mergeQuery } from "./point-in-time-merge.ts";
-import { collectProbeRows, probeQueries } from "./point-in-time-probe.ts";
+import { collectProbeRows, pairsPerProbe, probeQueries } from "./point-in-time-probe.ts";
 import type { TenantContext } from "./tenant-context.ts";
 
 /** Rows per FETCH: small pages keep the peak low; the round trips cost little next to the query. */
@@ -106,8 +106,7 @@ export class TrainingSession {
 
   private async *probed(request: TrainingSetRequest): AsyncGenerator<PointInTimeRow[]> {
     await this.client.query("CREATE INDEX ON training_pairs (ord)");
-    // About as many cells per round trip as a merge page holds rows x features.
-    const perChunk = Math.max(1, Math.floor(20_000 / request.features.length));
+    const perChunk = pairsPerProbe(request.features.length);
     const queries = probeQueries(
       request,
       "SELECT ord - $5 AS ord, entity_id, ts FROM training_pairs WHERE ord >= $5 AND ord < $6",
