@@ -25,7 +25,7 @@ const pairsKey = "entityTimestampPairs";
 type Issue = { path: string; message: string; code: string };
 
 /**
- * Reads `body`, calling `stage` with each batch of valid pairs (in request order) and
+ * Reads `body`, calling `stage` with batches of batchSize valid pairs (the last smaller), in order,
  * waiting for it before reading on, which keeps at most one batch and one chunk in memory.
  * Throws VALIDATION_FAILED (400) with the offending paths, BAD_REQUEST for malformed JSON,
  * PAYLOAD_TOO_LARGE beyond maxBytes. Nothing is staged after the first invalid pair.
@@ -38,7 +38,7 @@ export async function readTrainingRequest(
   const maxPairs = options.maxPairs ?? maxStreamedPairs;
   const header: Record<string, unknown> = {};
   const issues: Issue[] = [];
-  let batch: StreamedPair[] = [];
+  const batch: StreamedPair[] = [];
   let pairCount = 0;
   let sawPairs = false;
   let tooMany = false;
@@ -98,11 +98,8 @@ export async function readTrainingRequest(
         throw new AppError("BAD_REQUEST", `Malformed JSON: ${(error as Error).message}`);
       }
       if (issues.length >= maxIssues) break;
-      if (batch.length >= options.batchSize) {
-        const full = batch;
-        batch = [];
-        await stage(full);
-      }
+      // One chunk may hold more pairs than a batch: each INSERT stays at batchSize.
+      while (batch.length >= options.batchSize) await stage(batch.splice(0, options.batchSize));
     }
     if (issues.length < maxIssues && !parser.isEnded) {
       try {
