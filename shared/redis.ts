@@ -22,31 +22,29 @@ function createClient(env: Env, signal?: () => AbortSignal): Redis {
   });
 }
 
-/** null when no Redis is configured: callers answer from Postgres. */
-export function connectRedis(env: Env): Redis | null {
+function cachedClient(cache: WeakMap<Env, Redis>, env: Env, signal?: () => AbortSignal): Redis | null {
   if (!env.UPSTASH_REDIS_REST_URL || !env.UPSTASH_REDIS_REST_TOKEN) return null;
-  let client = clients.get(env);
+  let client = cache.get(env);
   if (!client) {
-    client = createClient(env);
-    clients.set(env, client);
+    client = createClient(env, signal);
+    cache.set(env, client);
   }
   return client;
+}
+
+/** null when no Redis is configured: callers answer from Postgres. */
+export function connectRedis(env: Env): Redis | null {
+  return cachedClient(clients, env);
 }
 
 /**
  * The client for the read path: every command is aborted after REDIS_TIMEOUT_MS, and the
  * caller answers from Postgres. AbortSignal.timeout also ends the request itself, and costs
- * less per read than racing a JS timer (measured: x1.48 -> x1.36 of the floor at 1 x 10).
+ * less per read than racing a JS timer (measured: x1.48 -> x1.42 of the floor at 1 x 10).
  */
 export function connectRedisReader(env: Env): Redis | null {
-  if (!env.UPSTASH_REDIS_REST_URL || !env.UPSTASH_REDIS_REST_TOKEN) return null;
-  let client = readers.get(env);
-  if (!client) {
-    const ms = env.REDIS_TIMEOUT_MS;
-    client = createClient(env, () => AbortSignal.timeout(ms));
-    readers.set(env, client);
-  }
-  return client;
+  const ms = env.REDIS_TIMEOUT_MS;
+  return cachedClient(readers, env, () => AbortSignal.timeout(ms));
 }
 
 const keyVersion = "fs1";
@@ -63,9 +61,12 @@ const escapePart = (part: string) => (plainPart.test(part) ? part : encodeURICom
 export function tenantKey(tenantId: string, ...parts: string[]): Promise<string> {
   const key = tenantKeyNow(tenantId, ...parts);
   if (key !== null) return Promise.resolve(key);
-  return Promise.all(parts.map((part) => (escapePart(part).length <= 512 ? escapePart(part) : digestPart(part)))).then(
-    (encoded) => `${keyVersion}:{${tenantId}}:${encoded.join(":")}`,
-  );
+  return Promise.all(
+    parts.map((part) => {
+      const escaped = escapePart(part);
+      return escaped.length <= 512 ? escaped : digestPart(part);
+    }),
+  ).then((encoded) => `${keyVersion}:{${tenantId}}:${encoded.join(":")}`);
 }
 
 /**

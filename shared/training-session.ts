@@ -53,10 +53,6 @@ export class TrainingSession {
     return session;
   }
 
-  get pairCount(): number {
-    return this.staged;
-  }
-
   /** Appends pairs in request order (their position is the row order of the answer). */
   async stage(pairs: readonly StagedPair[]): Promise<void> {
     if (pairs.length === 0) return;

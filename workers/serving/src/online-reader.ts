@@ -44,7 +44,6 @@ interface Cell {
 }
 
 interface Plan {
-  resolved: Map<string, ServedFeature>;
   /** The features read from each group's hash, in group order. */
   groups: ServedFeature[][];
   /** One hash per (entity, group), entity-major: keys[entity * groups.length + group]. */
@@ -82,7 +81,6 @@ async function planRead(
   const groupIds = groups.map((features) => features[0]!.groupId);
   const keys = await valueKeys(ctx.tenantId, entityIds, groupIds);
   return {
-    resolved,
     groups,
     keys,
     slots,
