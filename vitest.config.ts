@@ -4,6 +4,11 @@ export default defineConfig({
   test: {
     globalSetup: ["./test/global-setup.ts"],
     reporters: ["default", "./test/summary-reporter.ts"],
-    projects: ["./workers/*/vitest.config.ts", "./test/vitest.config.ts", "./test/node/vitest.config.ts"],
+    projects: [
+      "./workers/*/vitest.config.ts",
+      "./shared/vitest.config.ts",
+      "./test/vitest.config.ts",
+      "./test/node/vitest.config.ts",
+    ],
   },
 });

@@ -4,11 +4,11 @@
 // tenant, in the same run.
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import { withTenantSql } from "../shared/db.ts";
-import { findGroup } from "../shared/registry/groups.ts";
-import { defineFeatures, testTenantContext } from "../test/helpers/registry.ts";
-import { ownerSql } from "../test/helpers/stack.ts";
-import { signToken } from "../test/helpers/tokens.ts";
+import { defineFeatures, testTenantContext } from "#harness/registry.ts";
+import { ownerSql } from "#harness/stack.ts";
+import { signToken } from "#harness/tokens.ts";
+import { withTenantSql } from "#shared/db/tenant.ts";
+import { findGroup } from "#shared/registry/groups.ts";
 import worker from "../workers/serving/src/index.ts";
 import { percentile, report } from "./stats.ts";
 

@@ -3,10 +3,10 @@
 // by a plain INSERT ... SELECT (offline, then online upsert) inside Postgres.
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import { createJob } from "../shared/jobs.ts";
-import { findGroup } from "../shared/registry/groups.ts";
-import { defineFeatures, testTenantContext } from "../test/helpers/registry.ts";
-import { ownerSql } from "../test/helpers/stack.ts";
+import { defineFeatures, testTenantContext } from "#harness/registry.ts";
+import { ownerSql } from "#harness/stack.ts";
+import { createJob } from "#shared/jobs/jobs.ts";
+import { findGroup } from "#shared/registry/groups.ts";
 import { runMaterialization } from "../workers/cron/src/materialize.ts";
 import { report } from "./stats.ts";
 

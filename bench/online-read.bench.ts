@@ -2,12 +2,12 @@
 // one raw pipelined Upstash call (E x HMGET) from the same runtime.
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import { valueKey } from "../shared/online-cache.ts";
-import { connectRedis } from "../shared/redis.ts";
-import { apiClient } from "../test/helpers/http.ts";
-import { defineFeatures, testTenantContext } from "../test/helpers/registry.ts";
-import { testEnv } from "../test/helpers/stack.ts";
-import { signToken } from "../test/helpers/tokens.ts";
+import { apiClient } from "#harness/http.ts";
+import { defineFeatures, testTenantContext } from "#harness/registry.ts";
+import { testEnv } from "#harness/stack.ts";
+import { signToken } from "#harness/tokens.ts";
+import { valueKey } from "#shared/online-store/redis.ts";
+import { connectRedis } from "#shared/online-store/redis-client.ts";
 import worker from "../workers/serving/src/index.ts";
 import { interleaved, percentile, report } from "./stats.ts";
 

@@ -3,11 +3,11 @@
 // run: as shipped, and with its best plan (enable_nestloop = off). Answers must be identical.
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import { withTenantSql } from "../shared/db.ts";
-import { findGroup } from "../shared/registry/groups.ts";
-import { defineFeatures, testTenantContext } from "../test/helpers/registry.ts";
-import { ownerSql } from "../test/helpers/stack.ts";
-import { signToken } from "../test/helpers/tokens.ts";
+import { defineFeatures, testTenantContext } from "#harness/registry.ts";
+import { ownerSql } from "#harness/stack.ts";
+import { signToken } from "#harness/tokens.ts";
+import { withTenantSql } from "#shared/db/tenant.ts";
+import { findGroup } from "#shared/registry/groups.ts";
 import worker from "../workers/serving/src/index.ts";
 import { report } from "./stats.ts";
 import { historyYearSeconds, historyYearStart, trainingPairs } from "./training-pairs.ts";

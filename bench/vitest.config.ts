@@ -3,7 +3,7 @@
 import path from "node:path";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
-import { optimizedDeps, workerBindings } from "../test/worker-bindings.ts";
+import { optimizedDeps, workerBindings } from "#harness/worker-bindings.ts";
 
 export default defineConfig({
   plugins: [

@@ -2,9 +2,9 @@
 import { env } from "cloudflare:workers";
 import * as jose from "jose";
 import { describe, expect, inject, it } from "vitest";
-import { createApp } from "../shared/app.ts";
-import { authenticate, requireScope } from "../shared/auth.ts";
-import { signToken } from "./helpers/tokens.ts";
+import { signToken } from "#harness/tokens.ts";
+import { createApp } from "#shared/http/app.ts";
+import { authenticate, requireScope } from "#shared/http/auth.ts";
 
 const app = createApp();
 app.use("/protected/*", authenticate());

@@ -2,7 +2,7 @@
 // local proxy to the real Postgres, as the app role under RLS.
 import { Pool } from "@neondatabase/serverless";
 import { describe, expect, it } from "vitest";
-import { appDatabase, createTenant, testEnv } from "./helpers/stack.ts";
+import { appDatabase, createTenant, testEnv } from "#harness/stack.ts";
 
 describe("Neon WebSocket pool", () => {
   it("runs an interactive transaction with the tenant set, and RLS applies", async () => {

@@ -1,8 +1,8 @@
 // The offline store's partitions: a row in a month with no partition is kept (default
 // partition), read back, and moved into its month's partition by upkeep.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { withTenantSql } from "../shared/db.ts";
-import { appDatabase, createTenant, ownerSql } from "./helpers/stack.ts";
+import { appDatabase, createTenant, ownerSql } from "#harness/stack.ts";
+import { withTenantSql } from "#shared/db/tenant.ts";
 
 let tenantId: string;
 const featureId = crypto.randomUUID();

@@ -1,8 +1,8 @@
 // @upstash/redis inside workerd against the real Redis, through the local Upstash endpoint.
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, inject, it } from "vitest";
-import { connectRedis, tenantKey } from "../shared/redis.ts";
-import { testEnv } from "./helpers/stack.ts";
+import { testEnv } from "#harness/stack.ts";
+import { connectRedis, tenantKey } from "#shared/online-store/redis-client.ts";
 
 const redis = () => connectRedis(testEnv())!;
 const prefix = `test:${crypto.randomUUID()}`;

@@ -3,8 +3,8 @@
 import { is } from "drizzle-orm";
 import { getTableConfig, PgTable } from "drizzle-orm/pg-core";
 import { describe, expect, it } from "vitest";
-import * as schema from "../shared/schema.ts";
-import { ownerSql } from "./helpers/stack.ts";
+import { ownerSql } from "#harness/stack.ts";
+import * as schema from "#shared/db/schema.ts";
 
 const tables: PgTable[] = (Object.values(schema) as unknown[]).filter((v): v is PgTable => is(v, PgTable));
 

@@ -1,8 +1,8 @@
 // Row-level security through the real Neon HTTP driver, as the role the workers log in as.
 import { beforeAll, describe, expect, it } from "vitest";
-import { withTenantSql } from "../shared/db.ts";
-import { tenantTables } from "../shared/schema.ts";
-import { appDatabase, createTenant, ownerSql } from "./helpers/stack.ts";
+import { appDatabase, createTenant, ownerSql } from "#harness/stack.ts";
+import { tenantTables } from "#shared/db/schema.ts";
+import { withTenantSql } from "#shared/db/tenant.ts";
 
 const featureTables = [
   "ai_feature_groups",

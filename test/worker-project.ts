@@ -2,7 +2,7 @@
 // and the local stack's bindings (started by global-setup.ts).
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineProject } from "vitest/config";
-import { optimizedDeps, workerBindings } from "./worker-bindings.ts";
+import { optimizedDeps, workerBindings } from "#harness/worker-bindings.ts";
 
 export function workerProject(name: string, wranglerConfig: string, include = ["src/**/*.test.ts"]) {
   return defineProject({

@@ -1,11 +1,11 @@
 // Tenant bootstrap: the TIS TIS groups and features of the seed, created once. Safe to call
 // again or concurrently: existing rows are kept (ON CONFLICT DO NOTHING) and reported.
 import { sql } from "drizzle-orm";
-import { tenantRows } from "../db.ts";
-import type { TenantContext } from "../tenant-context.ts";
-import { TISTIS_GROUPS } from "../tistis-features.ts";
+import { tenantRows } from "#shared/db/tenant.ts";
+import type { TenantContext } from "#shared/http/tenant-context.ts";
 import { invalidateRegistryCache } from "./cache.ts";
 import { ensureTenantRow } from "./groups.ts";
+import { TISTIS_GROUPS } from "./tistis-features.ts";
 
 export interface BootstrapReport {
   groups: { created: string[]; existing: string[] };

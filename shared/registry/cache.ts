@@ -1,7 +1,7 @@
 // What serving caches about a tenant's registry (name → id, type, TTL) is checked against
 // a revision counter in Redis on every read. Every registry change bumps it.
-import type { Env } from "../env.ts";
-import { connectRedis, tenantKeyNow, withDeadline } from "../redis.ts";
+import type { Env } from "#shared/env.ts";
+import { connectRedis, tenantKeyNow, withDeadline } from "#shared/online-store/redis-client.ts";
 
 /** The tenant's registry revision counter (its parts never need a digest). */
 export function registryRevisionKey(tenantId: string): string {

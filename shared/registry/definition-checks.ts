@@ -1,6 +1,6 @@
 // Checks a feature definition as a whole (after an update is merged into the current one):
 // what zod cannot say field by field. Problems come back as 400 with each path.
-import { AppError } from "../errors.ts";
+import { AppError } from "#shared/http/errors.ts";
 import type { FeatureDefinition, ValidationRules } from "./schemas.ts";
 
 export type DefinitionFields = Pick<

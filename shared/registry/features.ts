@@ -3,12 +3,12 @@
 // changes update the row in place. Snapshots are built in SQL from the row itself.
 import type { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
-import { tenantRows } from "../db.ts";
-import { AppError } from "../errors.ts";
-import { type Cursor, decodeCursor, pageOf } from "../pagination.ts";
-import { pgCodes, pgError } from "../pg-errors.ts";
-import type { TenantContext } from "../tenant-context.ts";
-import { checkTransformation } from "../transformation.ts";
+import { pgCodes, pgError } from "#shared/db/pg-errors.ts";
+import { tenantRows } from "#shared/db/tenant.ts";
+import { checkTransformation } from "#shared/features/transformation.ts";
+import { AppError } from "#shared/http/errors.ts";
+import { type Cursor, decodeCursor, pageOf } from "#shared/http/pagination.ts";
+import type { TenantContext } from "#shared/http/tenant-context.ts";
 import { invalidateRegistryCache } from "./cache.ts";
 import { checkDefinition } from "./definition-checks.ts";
 import { ensureTenantRow, findGroup } from "./groups.ts";

@@ -1,7 +1,8 @@
 // Synthetic TIS TIS platform data (users, conversations, messages, feedback) for a tenant,
 // written as the owner: the app role has no write access to the platform's tables.
+
+import { ownerSql } from "#harness/stack.ts";
 import { seededRandom as random } from "../../scripts/lib/random.ts";
-import { ownerSql } from "./stack.ts";
 
 export interface SyntheticConversation {
   userIndex: number;

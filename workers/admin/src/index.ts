@@ -1,8 +1,8 @@
 // Admin worker: the feature registry (groups, versioned definitions, stats), the TIS TIS
 // bootstrap and materialization jobs, all scoped to the token's tenant.
-import { createApp, protectApi } from "../../../shared/app.ts";
-import { registerHealthRoute } from "../../../shared/health.ts";
-import { registerBearerScheme } from "../../../shared/openapi.ts";
+import { createApp, protectApi } from "#shared/http/app.ts";
+import { registerHealthRoute } from "#shared/http/health.ts";
+import { registerBearerScheme } from "#shared/http/openapi.ts";
 import { registerBootstrapRoute } from "./routes/bootstrap.ts";
 import { registerFeatureRoutes } from "./routes/features.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";

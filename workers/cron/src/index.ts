@@ -1,8 +1,9 @@
 // Cron worker: materialization, partition upkeep and TTL expiry on the cron triggers of
 // workers/cron/wrangler.toml; GET /healthz for monitoring.
-import { createApp } from "../../../shared/app.ts";
-import { parseEnv } from "../../../shared/env.ts";
-import { registerHealthRoute } from "../../../shared/health.ts";
+
+import { parseEnv } from "#shared/env.ts";
+import { createApp } from "#shared/http/app.ts";
+import { registerHealthRoute } from "#shared/http/health.ts";
 import { runMaterialization } from "./materialize.ts";
 import { cronTriggers } from "./triggers.ts";
 import { runPartitionUpkeep, runTtlExpiry } from "./upkeep.ts";

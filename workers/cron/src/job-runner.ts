@@ -3,15 +3,15 @@
 // cancelled, or its lease was taken over. Resuming writes nothing twice: offline rows are
 // unique per (feature, entity, event time) and online writes are newest-wins.
 import { sql } from "drizzle-orm";
-import { connectDatabase, tenantRows } from "../../../shared/db.ts";
-import type { Env } from "../../../shared/env.ts";
-import { computeFeatureStats } from "../../../shared/feature-stats.ts";
-import { type FeatureWrite, writeFeatureValues } from "../../../shared/feature-writes.ts";
-import { pgError } from "../../../shared/pg-errors.ts";
-import { loadRegistryFeatures, type ServedFeature } from "../../../shared/registry/snapshot.ts";
-import type { TenantContext } from "../../../shared/tenant-context.ts";
-import { bindTransformation, sandboxStatements, windowValues } from "../../../shared/transformation.ts";
-import { checkValue, fromTransformation } from "../../../shared/values.ts";
+import { pgError } from "#shared/db/pg-errors.ts";
+import { connectDatabase, tenantRows } from "#shared/db/tenant.ts";
+import type { Env } from "#shared/env.ts";
+import { bindTransformation, sandboxStatements, windowValues } from "#shared/features/transformation.ts";
+import { checkValue, fromTransformation } from "#shared/features/values.ts";
+import { type FeatureWrite, writeFeatureValues } from "#shared/features/writes.ts";
+import type { TenantContext } from "#shared/http/tenant-context.ts";
+import { loadRegistryFeatures, type ServedFeature } from "#shared/registry/snapshot.ts";
+import { computeFeatureStats } from "#shared/registry/stats.ts";
 
 export interface ClaimedJob {
   id: string;

@@ -1,10 +1,10 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { withTenantSql } from "../../../shared/db.ts";
-import { apiClient } from "../../../test/helpers/http.ts";
-import { defineFeatures, testTenantContext } from "../../../test/helpers/registry.ts";
-import { ownerSql } from "../../../test/helpers/stack.ts";
+import { apiClient } from "#harness/http.ts";
+import { defineFeatures, testTenantContext } from "#harness/registry.ts";
+import { ownerSql } from "#harness/stack.ts";
+import { withTenantSql } from "#shared/db/tenant.ts";
 import serving from "../../serving/src/index.ts";
 import worker from "./index.ts";
 import { cronTriggers } from "./triggers.ts";

@@ -1,7 +1,7 @@
 // Serving worker: online reads, push ingestion and embedding search for the token's tenant.
-import { createApp, protectApi } from "../../../shared/app.ts";
-import { registerHealthRoute } from "../../../shared/health.ts";
-import { registerBearerScheme } from "../../../shared/openapi.ts";
+import { createApp, protectApi } from "#shared/http/app.ts";
+import { registerHealthRoute } from "#shared/http/health.ts";
+import { registerBearerScheme } from "#shared/http/openapi.ts";
 import { registerBatchRoute } from "./routes/batch.ts";
 import { registerHistoricalRoute } from "./routes/historical.ts";
 import { registerOnlineRoute } from "./routes/online.ts";

@@ -4,9 +4,10 @@
 // written back to Redis after the response. Redis down or slower than REDIS_TIMEOUT_MS:
 // everything is read from Postgres, and the answer says so.
 import { sql } from "drizzle-orm";
-import { tenantRows } from "../../../shared/db.ts";
-import { AppError } from "../../../shared/errors.ts";
-import { isoFromMs } from "../../../shared/iso-time.ts";
+import { tenantRows } from "#shared/db/tenant.ts";
+import { isoFromMs } from "#shared/features/iso-time.ts";
+import { AppError } from "#shared/http/errors.ts";
+import type { TenantContext } from "#shared/http/tenant-context.ts";
 import {
   type CellsRequest,
   type CellWrite,
@@ -14,10 +15,9 @@ import {
   readCells,
   valueKeys,
   writeCells,
-} from "../../../shared/online-cache.ts";
-import { connectRedis, connectRedisReader, withDeadline } from "../../../shared/redis.ts";
-import type { ServedFeature } from "../../../shared/registry/snapshot.ts";
-import type { TenantContext } from "../../../shared/tenant-context.ts";
+} from "#shared/online-store/redis.ts";
+import { connectRedis, connectRedisReader, withDeadline } from "#shared/online-store/redis-client.ts";
+import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { forgetRegistry, resolveFeatures } from "./registry-cache.ts";
 
 export type FeatureStatus = "PRESENT" | "NOT_FOUND" | "EXPIRED";

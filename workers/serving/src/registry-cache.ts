@@ -2,17 +2,17 @@
 // revision in Redis inside the same script that reads the values (no extra round trip);
 // a changed revision, or an entry older than registryCacheSeconds, reloads it.
 
-import { AppError } from "../../../shared/errors.ts";
-import { connectRedisReader } from "../../../shared/redis.ts";
-import { registryCacheSeconds, registryRevisionKey } from "../../../shared/registry/cache.ts";
+import { AppError } from "#shared/http/errors.ts";
+import type { TenantContext } from "#shared/http/tenant-context.ts";
+import { connectRedisReader } from "#shared/online-store/redis-client.ts";
+import { registryCacheSeconds, registryRevisionKey } from "#shared/registry/cache.ts";
 import {
   indexRegistry,
   loadRegistryFeatures,
   type RegistrySnapshot,
   resolveFeatureNames,
   type ServedFeature,
-} from "../../../shared/registry/snapshot.ts";
-import type { TenantContext } from "../../../shared/tenant-context.ts";
+} from "#shared/registry/snapshot.ts";
 
 export interface CachedRegistry {
   snapshot: RegistrySnapshot;

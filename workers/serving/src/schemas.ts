@@ -1,6 +1,6 @@
 // Request and response contracts of the serving worker (DESIGN.md, the seed's types).
 import { z } from "@hono/zod-openapi";
-import { entityType } from "../../../shared/registry/schemas.ts";
+import { entityType } from "#shared/registry/schemas.ts";
 
 const encoder = new TextEncoder();
 

@@ -3,9 +3,9 @@
 // Cells carry their value as the JSON text Postgres gave: the streamed formats write it
 // as it is (a training set of a million rows is never parsed and re-serialised), and
 // only JSON answers parse it.
-import { isoFromMs } from "../../../shared/iso-time.ts";
-import type { PointInTimeCell, PointInTimeRow } from "../../../shared/point-in-time.ts";
-import type { ServedFeature } from "../../../shared/registry/snapshot.ts";
+import { isoFromMs } from "#shared/features/iso-time.ts";
+import type { PointInTimeCell, PointInTimeRow } from "#shared/offline-store/point-in-time.ts";
+import type { ServedFeature } from "#shared/registry/snapshot.ts";
 
 type Status = "PRESENT" | "NOT_FOUND" | "EXPIRED";
 

@@ -1,7 +1,7 @@
 // The streamed request reader on its own: pairs in order and in batches, whatever the body's
 // chunking; the limits; errors named by path; nothing staged after the first bad pair.
 import { describe, expect, it } from "vitest";
-import { AppError } from "../../../shared/errors.ts";
+import { AppError } from "#shared/http/errors.ts";
 import { readTrainingRequest, type StreamedPair } from "./training-request.ts";
 
 /** The body as a stream of `chunkSize`-byte pieces, so tokens are cut anywhere. */

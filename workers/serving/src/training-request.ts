@@ -5,7 +5,7 @@
 
 import type { z } from "@hono/zod-openapi";
 import { JSONParser } from "@streamparser/json";
-import { AppError, issuesToDetails } from "../../../shared/errors.ts";
+import { AppError, issuesToDetails } from "#shared/http/errors.ts";
 import { historicalPair, historicalRequest, maxStreamedPairs } from "./schemas.ts";
 
 export interface StreamedPair {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { withTenantSql } from "../../../../shared/db.ts";
-import { TISTIS_GROUPS } from "../../../../shared/tistis-features.ts";
-import { checkTransformation } from "../../../../shared/transformation.ts";
-import { apiClient, expectError } from "../../../../test/helpers/http.ts";
-import { appDatabase, createTenant } from "../../../../test/helpers/stack.ts";
+import { apiClient, expectError } from "#harness/http.ts";
+import { appDatabase, createTenant } from "#harness/stack.ts";
+import { withTenantSql } from "#shared/db/tenant.ts";
+import { checkTransformation } from "#shared/features/transformation.ts";
+import { TISTIS_GROUPS } from "#shared/registry/tistis-features.ts";
 import worker from "../index.ts";
 
 const api = apiClient(worker);

@@ -1,10 +1,10 @@
 // POST /v1/admin/bootstrap: the TIS TIS groups and features for the token's tenant.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppBindings } from "../../../../shared/app.ts";
-import { requireScope } from "../../../../shared/auth.ts";
-import { bearerSecurity, errorResponses, jsonResponse } from "../../../../shared/openapi.ts";
-import { bootstrapTenant } from "../../../../shared/registry/bootstrap.ts";
-import { tenantContext } from "../../../../shared/tenant-context.ts";
+import type { AppBindings } from "#shared/http/app.ts";
+import { requireScope } from "#shared/http/auth.ts";
+import { bearerSecurity, errorResponses, jsonResponse } from "#shared/http/openapi.ts";
+import { tenantContext } from "#shared/http/tenant-context.ts";
+import { bootstrapTenant } from "#shared/registry/bootstrap.ts";
 
 const names = z.array(z.string());
 const reportSchema = z

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { apiClient, detailPaths, expectError } from "../../../../test/helpers/http.ts";
+import { apiClient, detailPaths, expectError } from "#harness/http.ts";
 import worker from "../index.ts";
 
 const api = apiClient(worker);
@@ -338,9 +338,9 @@ describe("features: security", () => {
 
 describe("registry changes reach serving", () => {
   it("bumps the tenant's registry revision in Redis on every change", async () => {
-    const { connectRedis } = await import("../../../../shared/redis.ts");
-    const { registryRevisionKey } = await import("../../../../shared/registry/cache.ts");
-    const { testEnv } = await import("../../../../test/helpers/stack.ts");
+    const { connectRedis } = await import("#shared/online-store/redis-client.ts");
+    const { registryRevisionKey } = await import("#shared/registry/cache.ts");
+    const { testEnv } = await import("#harness/stack.ts");
     const redis = connectRedis(testEnv())!;
     const { t, groupId } = await tenantWithGroup();
     const key = registryRevisionKey(t.tenantId);

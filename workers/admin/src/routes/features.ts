@@ -1,10 +1,11 @@
 // /v1/admin/features: create (in a group), list, get by id or "group.feature", update,
 // version history, one version, diff between versions, stats.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppBindings } from "../../../../shared/app.ts";
-import { requireScope } from "../../../../shared/auth.ts";
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse, pageSchema } from "../../../../shared/openapi.ts";
-import { paginationQuery } from "../../../../shared/pagination.ts";
+import type { AppBindings } from "#shared/http/app.ts";
+import { requireScope } from "#shared/http/auth.ts";
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse, pageSchema } from "#shared/http/openapi.ts";
+import { paginationQuery } from "#shared/http/pagination.ts";
+import { tenantContext } from "#shared/http/tenant-context.ts";
 import {
   createFeature,
   diffVersions,
@@ -14,7 +15,7 @@ import {
   listFeatures,
   listVersions,
   updateFeature,
-} from "../../../../shared/registry/features.ts";
+} from "#shared/registry/features.ts";
 import {
   createFeatureBody,
   dataType,
@@ -24,8 +25,7 @@ import {
   featureVersionSchema,
   updateFeatureBody,
   versionDiffSchema,
-} from "../../../../shared/registry/schemas.ts";
-import { tenantContext } from "../../../../shared/tenant-context.ts";
+} from "#shared/registry/schemas.ts";
 
 const refParam = z
   .string()

@@ -1,18 +1,12 @@
 // /v1/admin/groups: create, list, get, update, archive.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppBindings } from "../../../../shared/app.ts";
-import { requireScope } from "../../../../shared/auth.ts";
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse, pageSchema } from "../../../../shared/openapi.ts";
-import { paginationQuery } from "../../../../shared/pagination.ts";
-import { archiveGroup, createGroup, getGroup, listGroups, updateGroup } from "../../../../shared/registry/groups.ts";
-import {
-  createGroupBody,
-  entityType,
-  groupSchema,
-  groupStatus,
-  updateGroupBody,
-} from "../../../../shared/registry/schemas.ts";
-import { tenantContext } from "../../../../shared/tenant-context.ts";
+import type { AppBindings } from "#shared/http/app.ts";
+import { requireScope } from "#shared/http/auth.ts";
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse, pageSchema } from "#shared/http/openapi.ts";
+import { paginationQuery } from "#shared/http/pagination.ts";
+import { tenantContext } from "#shared/http/tenant-context.ts";
+import { archiveGroup, createGroup, getGroup, listGroups, updateGroup } from "#shared/registry/groups.ts";
+import { createGroupBody, entityType, groupSchema, groupStatus, updateGroupBody } from "#shared/registry/schemas.ts";
 
 const idParams = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
 

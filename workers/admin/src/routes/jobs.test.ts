@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { apiClient, detailPaths, expectError } from "../../../../test/helpers/http.ts";
+import { apiClient, detailPaths, expectError } from "#harness/http.ts";
 import worker from "../index.ts";
 
 const api = apiClient(worker);

@@ -1,12 +1,12 @@
 // /v1/admin/jobs: create (202), list, get, cancel materialization jobs.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppBindings } from "../../../../shared/app.ts";
-import { requireScope } from "../../../../shared/auth.ts";
-import { cancelJob, createJob, getJob, listJobs } from "../../../../shared/jobs.ts";
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse, pageSchema } from "../../../../shared/openapi.ts";
-import { paginationQuery } from "../../../../shared/pagination.ts";
-import { createJobBody, jobSchema, jobStatus, jobType } from "../../../../shared/registry/schemas.ts";
-import { tenantContext } from "../../../../shared/tenant-context.ts";
+import type { AppBindings } from "#shared/http/app.ts";
+import { requireScope } from "#shared/http/auth.ts";
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse, pageSchema } from "#shared/http/openapi.ts";
+import { paginationQuery } from "#shared/http/pagination.ts";
+import { tenantContext } from "#shared/http/tenant-context.ts";
+import { cancelJob, createJob, getJob, listJobs } from "#shared/jobs/jobs.ts";
+import { createJobBody, jobSchema, jobStatus, jobType } from "#shared/registry/schemas.ts";
 
 const idParams = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
 

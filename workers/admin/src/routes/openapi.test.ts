@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { apiClient } from "../../../../test/helpers/http.ts";
+import { apiClient } from "#harness/http.ts";
 import worker from "../index.ts";
 
 const api = apiClient(worker);

@@ -2,12 +2,12 @@
 // [startTime, endTime), ordered by entity and event time, a page at a time.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
-import type { AppBindings } from "../../../../shared/app.ts";
-import { requireScope } from "../../../../shared/auth.ts";
-import { tenantRows } from "../../../../shared/db.ts";
-import { AppError } from "../../../../shared/errors.ts";
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
-import { tenantContext } from "../../../../shared/tenant-context.ts";
+import { tenantRows } from "#shared/db/tenant.ts";
+import type { AppBindings } from "#shared/http/app.ts";
+import { requireScope } from "#shared/http/auth.ts";
+import { AppError } from "#shared/http/errors.ts";
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "#shared/http/openapi.ts";
+import { tenantContext } from "#shared/http/tenant-context.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { batchRequest, batchResponse } from "../schemas.ts";
 

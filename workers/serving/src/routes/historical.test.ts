@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { apiClient, detailPaths, expectError } from "../../../../test/helpers/http.ts";
-import { defineFeatures, testTenantContext } from "../../../../test/helpers/registry.ts";
-import { createTenant, ownerSql } from "../../../../test/helpers/stack.ts";
+import { apiClient, detailPaths, expectError } from "#harness/http.ts";
+import { defineFeatures, testTenantContext } from "#harness/registry.ts";
+import { createTenant, ownerSql } from "#harness/stack.ts";
 import worker from "../index.ts";
 
 const api = apiClient(worker);

@@ -4,19 +4,19 @@
 // worker's memory does not grow with the number of pairs.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
-import { type AppBindings, bodyLimiter } from "../../../../shared/app.ts";
-import { requireScope } from "../../../../shared/auth.ts";
-import { AppError } from "../../../../shared/errors.ts";
-import { bearerSecurity, errorResponses, jsonBody } from "../../../../shared/openapi.ts";
+import { type AppBindings, bodyLimiter } from "#shared/http/app.ts";
+import { requireScope } from "#shared/http/auth.ts";
+import { AppError } from "#shared/http/errors.ts";
+import { bearerSecurity, errorResponses, jsonBody } from "#shared/http/openapi.ts";
+import { tenantContext } from "#shared/http/tenant-context.ts";
 import {
   type PointInTimeRow,
   readPointInTime,
   stageBatchPairs,
   strategyFor,
-} from "../../../../shared/point-in-time.ts";
-import type { ServedFeature } from "../../../../shared/registry/snapshot.ts";
-import { tenantContext } from "../../../../shared/tenant-context.ts";
-import { TrainingSession } from "../../../../shared/training-session.ts";
+} from "#shared/offline-store/point-in-time.ts";
+import { TrainingSession } from "#shared/offline-store/training-session.ts";
+import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { historicalRequest, historicalResponse, maxJsonPairs } from "../schemas.ts";
 import { csvEncoder, csvHeader, ndjsonEncoder, toObject } from "../training-formats.ts";

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { withTenantSql } from "../../../../shared/db.ts";
-import { connectRedis, tenantKey } from "../../../../shared/redis.ts";
-import { apiClient, expectError } from "../../../../test/helpers/http.ts";
-import { defineFeatures, testTenantContext } from "../../../../test/helpers/registry.ts";
-import { appDatabase, testEnv } from "../../../../test/helpers/stack.ts";
+import { apiClient, expectError } from "#harness/http.ts";
+import { defineFeatures, testTenantContext } from "#harness/registry.ts";
+import { appDatabase, testEnv } from "#harness/stack.ts";
+import { withTenantSql } from "#shared/db/tenant.ts";
+import { connectRedis, tenantKey } from "#shared/online-store/redis-client.ts";
 import worker from "../index.ts";
 
 const api = apiClient(worker);
@@ -191,7 +191,7 @@ describe("online reads: happy paths", () => {
   });
 
   it("answers from Postgres when Redis is unreachable", async () => {
-    const token = await import("../../../../test/helpers/tokens.ts").then((m) =>
+    const token = await import("#harness/tokens.ts").then((m) =>
       m.signToken({ tenantId: t.tenantId, scopes: ["features:read"] }),
     );
     const response = await worker.fetch(
@@ -267,7 +267,7 @@ describe("online reads: one Redis round trip when warm", () => {
     const token = `${inject("upstashToken")}.rt-${ctx.tenantId}`;
     const counted = { ...env, UPSTASH_REDIS_REST_TOKEN: token };
     const read = async () => {
-      const jwt = await import("../../../../test/helpers/tokens.ts").then((m) =>
+      const jwt = await import("#harness/tokens.ts").then((m) =>
         m.signToken({ tenantId: ctx.tenantId, scopes: ["features:read"] }),
       );
       const response = await worker.fetch(
@@ -409,8 +409,8 @@ describe("registry changes reach serving", () => {
     expect(
       (await t.post("/v1/features/online", { entityType: "user", entityId: "u", features: ["a"] })).body.statuses.a,
     ).toBe("PRESENT");
-    const { createFeature } = await import("../../../../shared/registry/features.ts");
-    const { updateGroup } = await import("../../../../shared/registry/groups.ts");
+    const { createFeature } = await import("#shared/registry/features.ts");
+    const { updateGroup } = await import("#shared/registry/groups.ts");
     await createFeature(ctx, groups.get("g")!.id, {
       name: "b",
       displayName: "b",

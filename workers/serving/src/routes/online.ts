@@ -1,11 +1,11 @@
 // POST /v1/features/online: latest values for one entity or a batch; with `timestamp`,
 // the values as of that time from the offline store.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import type { AppBindings } from "../../../../shared/app.ts";
-import { requireScope } from "../../../../shared/auth.ts";
-import { bearerSecurity, errorResponses, jsonBody } from "../../../../shared/openapi.ts";
-import { readPointInTime } from "../../../../shared/point-in-time.ts";
-import { type TenantContext, tenantContext } from "../../../../shared/tenant-context.ts";
+import type { AppBindings } from "#shared/http/app.ts";
+import { requireScope } from "#shared/http/auth.ts";
+import { bearerSecurity, errorResponses, jsonBody } from "#shared/http/openapi.ts";
+import { type TenantContext, tenantContext } from "#shared/http/tenant-context.ts";
+import { readPointInTime } from "#shared/offline-store/point-in-time.ts";
 import { type EntityFeatures, type OnlineReadResult, readOnlineFeatures } from "../online-reader.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { batchOnlineResponse, type OnlineRequest, onlineRequest, onlineResponse } from "../schemas.ts";

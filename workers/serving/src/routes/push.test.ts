@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { apiClient, detailPaths, expectError } from "../../../../test/helpers/http.ts";
-import { defineFeatures, testTenantContext } from "../../../../test/helpers/registry.ts";
+import { apiClient, detailPaths, expectError } from "#harness/http.ts";
+import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import worker from "../index.ts";
 
 const api = apiClient(worker);

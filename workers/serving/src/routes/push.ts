@@ -2,13 +2,13 @@
 // definition; a row with any invalid value is rejected whole, with its reasons, and the
 // valid rows are stored (offline once per event time, online newest-wins).
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import type { AppBindings } from "../../../../shared/app.ts";
-import { requireScope } from "../../../../shared/auth.ts";
-import { AppError } from "../../../../shared/errors.ts";
-import { type FeatureWrite, writeFeatureValues } from "../../../../shared/feature-writes.ts";
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
-import { tenantContext } from "../../../../shared/tenant-context.ts";
-import { checkValue } from "../../../../shared/values.ts";
+import { checkValue } from "#shared/features/values.ts";
+import { type FeatureWrite, writeFeatureValues } from "#shared/features/writes.ts";
+import type { AppBindings } from "#shared/http/app.ts";
+import { requireScope } from "#shared/http/auth.ts";
+import { AppError } from "#shared/http/errors.ts";
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "#shared/http/openapi.ts";
+import { tenantContext } from "#shared/http/tenant-context.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { maxPushRows, pushRequest, pushResponse } from "../schemas.ts";
 

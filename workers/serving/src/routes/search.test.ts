@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { apiClient, detailPaths, expectError } from "#harness/http.ts";
+import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import { seededRandom } from "../../../../scripts/lib/random.ts";
-import { apiClient, detailPaths, expectError } from "../../../../test/helpers/http.ts";
-import { defineFeatures, testTenantContext } from "../../../../test/helpers/registry.ts";
 import worker from "../index.ts";
 
 const api = apiClient(worker);

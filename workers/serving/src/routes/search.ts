@@ -3,12 +3,12 @@
 // pgvector's iterative scan keeps scanning until k rows pass, so a tenant owning a small
 // share of the index still gets k results; a tenant with few vectors is searched exactly.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import type { AppBindings } from "../../../../shared/app.ts";
-import { requireScope } from "../../../../shared/auth.ts";
-import { withTenantSql } from "../../../../shared/db.ts";
-import { AppError } from "../../../../shared/errors.ts";
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../../../../shared/openapi.ts";
-import { tenantContext } from "../../../../shared/tenant-context.ts";
+import { withTenantSql } from "#shared/db/tenant.ts";
+import type { AppBindings } from "#shared/http/app.ts";
+import { requireScope } from "#shared/http/auth.ts";
+import { AppError } from "#shared/http/errors.ts";
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "#shared/http/openapi.ts";
+import { tenantContext } from "#shared/http/tenant-context.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { searchRequest, searchResponse } from "../schemas.ts";
 

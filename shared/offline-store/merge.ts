@@ -3,7 +3,7 @@
 // the requested entities' history are merged in (entity, time) order and each request
 // takes the last value before it (last observation carried forward). One scan of the
 // history however many pairs there are.
-import type { ServedFeature } from "./registry/snapshot.ts";
+import type { ServedFeature } from "#shared/registry/snapshot.ts";
 
 // One window pass over the requests and the history, in (entity, time) order: for each
 // request, each feature's latest value at or before it is a running max. A value is carried

@@ -1,7 +1,7 @@
 // isoFromMs must be Date#toISOString, character for character, for every time Date accepts.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isoFromMs } from "../shared/iso-time.ts";
+import { isoFromMs } from "./iso-time.ts";
 
 const maxMs = 8.64e15;
 

@@ -2,11 +2,11 @@
 // latest value with newest-event-wins in Postgres (conditional upsert) and then in Redis
 // (atomic script). Used by push ingestion and by materialization.
 import { sql } from "drizzle-orm";
-import { tenantRows } from "./db.ts";
-import { type CellWrite, valueKey, writeCells } from "./online-cache.ts";
-import { connectRedis, withDeadline } from "./redis.ts";
-import type { ServedFeature } from "./registry/snapshot.ts";
-import type { TenantContext } from "./tenant-context.ts";
+import { tenantRows } from "#shared/db/tenant.ts";
+import type { TenantContext } from "#shared/http/tenant-context.ts";
+import { type CellWrite, valueKey, writeCells } from "#shared/online-store/redis.ts";
+import { connectRedis, withDeadline } from "#shared/online-store/redis-client.ts";
+import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import type { ValueType } from "./values.ts";
 
 export interface FeatureWrite {

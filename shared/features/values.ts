@@ -12,7 +12,7 @@
 //   array      JSON array (at most 10,000 items) of numbers, strings, booleans or null
 //   embedding  array of exactly embeddingDimension finite numbers
 //   null       allowed unless validationRules.notNull
-import type { ValidationRules } from "./registry/schemas.ts";
+import type { ValidationRules } from "#shared/registry/schemas.ts";
 
 export interface ValueDefinition {
   dataType: string;

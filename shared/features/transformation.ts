@@ -2,9 +2,9 @@
 // transform role (reads only the source tables, under RLS for one tenant, cannot call
 // set_config), read-only, with a statement timeout, and with now() meaning the window's end.
 import type { NeonQueryPromise } from "@neondatabase/serverless";
-import type { DatabaseHandle, SqlClient } from "./db.ts";
-import { AppError } from "./errors.ts";
-import { pgError } from "./pg-errors.ts";
+import { pgError } from "#shared/db/pg-errors.ts";
+import type { DatabaseHandle, SqlClient } from "#shared/db/tenant.ts";
+import { AppError } from "#shared/http/errors.ts";
 
 /** Clock functions that would ignore the window's end (asof.now() only overrides now()). */
 const wallClock =

@@ -4,8 +4,8 @@
 import { env } from "cloudflare:workers";
 import { neon } from "@neondatabase/serverless";
 import { inject } from "vitest";
-import { connectDatabase, type DatabaseHandle, withTenantSql } from "../../shared/db.ts";
-import { type Env, parseEnv } from "../../shared/env.ts";
+import { connectDatabase, type DatabaseHandle, withTenantSql } from "#shared/db/tenant.ts";
+import { type Env, parseEnv } from "#shared/env.ts";
 
 export function testEnv(): Env {
   return parseEnv(env);

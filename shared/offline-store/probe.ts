@@ -4,8 +4,9 @@
 // the newest event_timestamp <= t. With asOfIngestion the probe also requires
 // created_at <= t, so rows backfilled later cannot leak into the past. Ties on event time
 // cannot happen: the store keeps one row per (feature, entity, event time).
+
+import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./point-in-time.ts";
-import type { ServedFeature } from "./registry/snapshot.ts";
 
 /** Cells (pairs x features) per probe round trip. */
 const cellsPerChunk = 20_000;

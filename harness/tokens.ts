@@ -1,7 +1,7 @@
 // Signs tenant JWTs for tests with the keys global-setup.ts configured.
 import * as jose from "jose";
 import { inject } from "vitest";
-import type { Scope } from "../../shared/auth.ts";
+import type { Scope } from "#shared/http/auth.ts";
 
 export interface TokenOptions {
   tenantId: string;

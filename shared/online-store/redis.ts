@@ -4,8 +4,8 @@
 // (one round trip, together with the registry revision). The {tenant} hash tag keeps every
 // key of a tenant in one cluster slot, so multi-key scripts stay valid.
 import type { Redis } from "@upstash/redis/cloudflare";
-import { tenantKey, tenantKeyNow } from "./redis.ts";
-import { registryRevisionKey } from "./registry/cache.ts";
+import { registryRevisionKey } from "#shared/registry/cache.ts";
+import { tenantKey, tenantKeyNow } from "./redis-client.ts";
 
 /** How long a cached value lives at most, whatever its group's TTL: Postgres is the truth, and this bounds how long a cell can stay stale if Redis missed a write. */
 export const cacheTtlMs = 3600 * 1000;

@@ -2,12 +2,12 @@
 // claims and runs them; a cancelled job is noticed at its next chunk.
 import type { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
-import { tenantRows } from "./db.ts";
-import { AppError } from "./errors.ts";
-import { type Cursor, decodeCursor, pageOf } from "./pagination.ts";
-import { ensureTenantRow, findGroup } from "./registry/groups.ts";
-import type { createJobBody, MaterializationJob } from "./registry/schemas.ts";
-import type { TenantContext } from "./tenant-context.ts";
+import { tenantRows } from "#shared/db/tenant.ts";
+import { AppError } from "#shared/http/errors.ts";
+import { type Cursor, decodeCursor, pageOf } from "#shared/http/pagination.ts";
+import type { TenantContext } from "#shared/http/tenant-context.ts";
+import { ensureTenantRow, findGroup } from "#shared/registry/groups.ts";
+import type { createJobBody, MaterializationJob } from "#shared/registry/schemas.ts";
 
 const DAY_MS = 86_400_000;
 /** The widest window one job may cover, and the earliest time it may start. */

@@ -5,7 +5,7 @@ import { type NeonQueryFunction, type NeonQueryPromise, neon, neonConfig } from 
 import { type SQL, sql } from "drizzle-orm";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { drizzle, type NeonHttpDatabase } from "drizzle-orm/neon-http";
-import type { Env } from "./env.ts";
+import type { Env } from "#shared/env.ts";
 import * as schema from "./schema.ts";
 
 export type Database = NeonHttpDatabase<typeof schema>;

@@ -1,8 +1,8 @@
 // What a service function needs to act for the token's tenant, and nothing about HTTP.
 import type { Context } from "hono";
+import { connectDatabase, type DatabaseHandle } from "#shared/db/tenant.ts";
+import { type Env, parseEnv } from "#shared/env.ts";
 import type { AppBindings } from "./app.ts";
-import { connectDatabase, type DatabaseHandle } from "./db.ts";
-import { type Env, parseEnv } from "./env.ts";
 
 export interface TenantContext {
   env: Env;

@@ -2,7 +2,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import type { Scope } from "../../shared/auth.ts";
+import type { Scope } from "#shared/http/auth.ts";
 import { allScopes, signToken } from "./tokens.ts";
 
 interface FetchWorker {

@@ -3,7 +3,7 @@
 // materialization window's end), so a backfill never reads rows from after the window;
 // the message embedding has its dimension (text-embedding-3-small: 1536).
 import type { z } from "@hono/zod-openapi";
-import type { createFeatureBody, entityType } from "./registry/schemas.ts";
+import type { createFeatureBody, entityType } from "./schemas.ts";
 
 export type FeatureSpec = Omit<z.infer<typeof createFeatureBody>, "changelog">;
 

@@ -1,10 +1,10 @@
 // Values as they were at a point in time, from the offline store: for each (feature,
 // entity), the row with the latest event_timestamp <= t. Small requests probe the lookup
 // index over HTTP; large ones are staged in a TrainingSession and read in one sort-merge pass.
-import { withTenantSql } from "./db.ts";
-import { collectProbeRows, pairsPerProbe, probeQueries } from "./point-in-time-probe.ts";
-import type { ServedFeature } from "./registry/snapshot.ts";
-import type { TenantContext } from "./tenant-context.ts";
+import { withTenantSql } from "#shared/db/tenant.ts";
+import type { TenantContext } from "#shared/http/tenant-context.ts";
+import type { ServedFeature } from "#shared/registry/snapshot.ts";
+import { collectProbeRows, pairsPerProbe, probeQueries } from "./probe.ts";
 import { type StagedPair, TrainingSession } from "./training-session.ts";
 
 export interface TrainingSetRequest {

@@ -1,7 +1,7 @@
 // Upstash Redis through its REST client. Every key lives under the tenant's prefix and is
 // built only by tenantKey, so nothing in a request can name another tenant's key.
 import { Redis } from "@upstash/redis/cloudflare";
-import type { Env } from "./env.ts";
+import type { Env } from "#shared/env.ts";
 
 const clients = new WeakMap<Env, Redis>();
 const readers = new WeakMap<Env, Redis>();

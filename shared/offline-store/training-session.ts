@@ -3,10 +3,10 @@
 // read back through a server-side cursor a page at a time. The worker then holds one
 // batch or one page, never the request or the answer, however many pairs there are.
 import { Pool, type PoolClient } from "@neondatabase/serverless";
+import type { TenantContext } from "#shared/http/tenant-context.ts";
+import { mergeQuery } from "./merge.ts";
 import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./point-in-time.ts";
-import { mergeQuery } from "./point-in-time-merge.ts";
-import { collectProbeRows, pairsPerProbe, probeQueries } from "./point-in-time-probe.ts";
-import type { TenantContext } from "./tenant-context.ts";
+import { collectProbeRows, pairsPerProbe, probeQueries } from "./probe.ts";
 
 /** Rows per FETCH: small pages keep the peak low; the round trips cost little next to the query. */
 const pageRows = 2_000;

@@ -1,10 +1,10 @@
 // Reachability of the backing services, for each worker's GET /healthz. No auth, no data.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createRoute, z } from "@hono/zod-openapi";
+import { connectDatabase } from "#shared/db/tenant.ts";
+import { type Env, parseEnv } from "#shared/env.ts";
+import { connectRedis, withDeadline } from "#shared/online-store/redis-client.ts";
 import type { AppBindings } from "./app.ts";
-import { connectDatabase } from "./db.ts";
-import { type Env, parseEnv } from "./env.ts";
-import { connectRedis, withDeadline } from "./redis.ts";
 
 const checkSchema = z.object({
   ok: z.boolean(),

@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
-import { ConfigError } from "./env.ts";
+import { ConfigError } from "#shared/env.ts";
 
 export const errorCodes = {
   BAD_REQUEST: { status: 400, message: "The request is malformed" },

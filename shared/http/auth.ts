@@ -3,8 +3,8 @@
 import type { MiddlewareHandler } from "hono";
 import * as jose from "jose";
 import { z } from "zod";
+import { parseEnv } from "#shared/env.ts";
 import type { AppBindings } from "./app.ts";
-import { parseEnv } from "./env.ts";
 import { AppError } from "./errors.ts";
 
 export const scopes = ["features:read", "features:write", "registry:read", "registry:write", "jobs:write"] as const;

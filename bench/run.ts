@@ -7,9 +7,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { runHttpBenchmarks } from "../bench/http-load.ts";
-import { runTrainingSetMemory } from "../bench/training-memory.ts";
-import { workerdRssMb } from "../bench/workerd-memory.ts";
+import { runHttpBenchmarks } from "./http-load.ts";
+import { runTrainingSetMemory } from "./training-memory.ts";
+import { workerdRssMb } from "./workerd-memory.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const quick = process.argv.includes("--quick");
