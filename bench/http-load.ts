@@ -4,7 +4,7 @@ import { Redis } from "@upstash/redis";
 import autocannon from "autocannon";
 import * as jose from "jose";
 import pg from "pg";
-import { valueKey } from "#shared/online-store/redis.ts";
+import { valueKey } from "#shared/online-store/keys.ts";
 import { startWranglerDev, stopProcessGroup, waitForHttp } from "../scripts/lib/wrangler-dev.ts";
 import { directUrl, localStack, neonUrl } from "../scripts/local/config.ts";
 import { startNeonServer } from "../scripts/local/neon-server.ts";

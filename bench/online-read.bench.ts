@@ -6,7 +6,7 @@ import { apiClient } from "#harness/http.ts";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import { testEnv } from "#harness/stack.ts";
 import { signToken } from "#harness/tokens.ts";
-import { valueKey } from "#shared/online-store/redis.ts";
+import { valueKey } from "#shared/online-store/keys.ts";
 import { connectRedis } from "#shared/online-store/redis-client.ts";
 import worker from "../workers/serving/src/index.ts";
 import { interleaved, percentile, report } from "./stats.ts";

@@ -1,6 +1,6 @@
 // Registry set-up for serving tests, through the same service functions the admin worker uses.
 import type { z } from "@hono/zod-openapi";
-import type { TenantContext } from "#shared/http/tenant-context.ts";
+import type { TenantContext } from "#shared/db/tenant.ts";
 import { createFeature } from "#shared/registry/features.ts";
 import { createGroup } from "#shared/registry/groups.ts";
 import type { createFeatureBody, FeatureDefinition, FeatureGroup } from "#shared/registry/schemas.ts";

@@ -4,7 +4,8 @@
 import { env } from "cloudflare:workers";
 import { neon } from "@neondatabase/serverless";
 import { inject } from "vitest";
-import { connectDatabase, type DatabaseHandle, withTenantSql } from "#shared/db/tenant.ts";
+import { connectDatabase, type DatabaseHandle } from "#shared/db/client.ts";
+import { withTenantSql } from "#shared/db/tenant.ts";
 import { type Env, parseEnv } from "#shared/env.ts";
 
 export function testEnv(): Env {

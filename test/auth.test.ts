@@ -3,10 +3,11 @@ import { env } from "cloudflare:workers";
 import * as jose from "jose";
 import { describe, expect, inject, it } from "vitest";
 import { signToken } from "#harness/tokens.ts";
-import { createApp } from "#shared/http/app.ts";
+import { servingEnv } from "#shared/env.ts";
+import { createWorkerApp } from "#shared/http/app.ts";
 import { authenticate, requireScope } from "#shared/http/auth.ts";
 
-const app = createApp();
+const app = createWorkerApp({ service: "test", env: servingEnv });
 app.use("/protected/*", authenticate());
 app.get("/protected/read", requireScope("registry:read"), (c) => {
   const auth = c.get("auth");

@@ -2,7 +2,8 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, inject, it } from "vitest";
 import { testEnv } from "#harness/stack.ts";
-import { connectRedis, tenantKey } from "#shared/online-store/redis-client.ts";
+import { tenantKey } from "#shared/online-store/keys.ts";
+import { connectRedis } from "#shared/online-store/redis-client.ts";
 
 const redis = () => connectRedis(testEnv())!;
 const prefix = `test:${crypto.randomUUID()}`;

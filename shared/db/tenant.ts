@@ -1,80 +1,88 @@
-// Postgres through the Neon serverless driver. Every tenant query goes through withTenant:
-// one HTTP round trip that runs set_config('app.tenant_id', ...) and the queries in one
-// transaction, so RLS sees the token's tenant and nothing else.
-import { type NeonQueryFunction, type NeonQueryPromise, neon, neonConfig } from "@neondatabase/serverless";
-import { type SQL, sql } from "drizzle-orm";
-import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
-import { drizzle, type NeonHttpDatabase } from "drizzle-orm/neon-http";
+// The one door to a tenant's data. Every tenant transaction, over HTTP (one round trip) or
+// over a WebSocket session, starts with set_config('app.tenant_id', …, true), written
+// only here, so row-level security sees the token's tenant and nothing else.
+
+import { type NeonQueryPromise, Pool, type PoolClient } from "@neondatabase/serverless";
+import type { SQL } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import type { Env } from "#shared/env.ts";
-import * as schema from "./schema.ts";
+import { connectDatabase, type DatabaseHandle, type SqlClient } from "./client.ts";
 
-export type Database = NeonHttpDatabase<typeof schema>;
-export type SqlClient = NeonQueryFunction<false, false>;
-
-export interface DatabaseHandle {
-  db: Database;
-  sql: SqlClient;
+/** What a service function needs to act for one tenant, and nothing about HTTP. */
+export interface TenantContext {
+  env: Env;
+  db: DatabaseHandle;
+  tenantId: string;
+  /** The token's `sub` (or the acting service), recorded as created_by. */
+  subject: string | null;
+  /** Work to finish after the response (ctx.waitUntil), e.g. cache writes. */
+  defer: (work: Promise<unknown>) => void;
 }
 
-/**
- * Points the Neon driver at a non-Neon endpoint when configured (the local stack).
- * In production both settings are unset and the driver talks to Neon directly.
- */
-function configureNeon(env: Env): void {
-  if (env.NEON_FETCH_ENDPOINT) neonConfig.fetchEndpoint = env.NEON_FETCH_ENDPOINT;
-  if (env.NEON_WS_PROXY) {
-    const proxy = env.NEON_WS_PROXY;
-    neonConfig.wsProxy = (host, port) => `${proxy}?address=${host}:${port}`;
-    neonConfig.useSecureWebSocket = false;
-    neonConfig.pipelineTLS = false;
-    // The local proxy speaks plain password auth, which pipelined connect cannot do.
-    neonConfig.pipelineConnect = false;
-  }
-}
-
-const handles = new WeakMap<Env, DatabaseHandle>();
-
-export function connectDatabase(env: Env): DatabaseHandle {
-  const cached = handles.get(env);
-  if (cached) return cached;
-  configureNeon(env);
-  const client = neon(env.DATABASE_URL);
-  const handle = { db: drizzle({ client, schema }), sql: client };
-  handles.set(env, handle);
-  return handle;
-}
-
-const setTenant = (tenantId: string) => sql`SELECT set_config('app.tenant_id', ${tenantId}, true)`;
-
-/** Runs drizzle queries as `tenantId` under RLS, in one transaction and one round trip. */
-export async function withTenant<T extends readonly [BatchItem<"pg">, ...BatchItem<"pg">[]]>(
-  handle: DatabaseHandle,
+/** A tenant context outside a request (the cron worker, tests): deferred work just runs. */
+export function tenantContextFor(
+  env: Env,
   tenantId: string,
-  build: (db: Database) => T,
-): Promise<BatchResponse<T>> {
-  const queries = build(handle.db);
-  const [, ...results] = await handle.db.batch([handle.db.execute(setTenant(tenantId)), ...queries]);
-  return results as BatchResponse<T>;
+  options: { subject?: string | null; defer?: (work: Promise<unknown>) => void } = {},
+): TenantContext {
+  return {
+    env,
+    db: connectDatabase(env),
+    tenantId,
+    subject: options.subject ?? null,
+    defer:
+      options.defer ??
+      ((work) => {
+        work.catch((error) => console.error("deferred work failed", error));
+      }),
+  };
 }
 
 /**
- * The same with raw SQL, for queries that read better as SQL (point-in-time joins,
- * conditional upserts). Returns one row array per query.
+ * The opening statement of a tenant transaction: the tenant, plus any transaction-local
+ * settings a caller needs (the transformation sandbox's `fs.as_of`). Parameters: the
+ * tenant first, then each setting's value.
+ */
+function openingStatement(tenantId: string, settings: Record<string, string> = {}) {
+  const names = Object.keys(settings);
+  const text = [
+    "set_config('app.tenant_id', $1, true)",
+    ...names.map((name, i) => `set_config(${quoteLiteral(name)}, $${i + 2}, true)`),
+  ].join(", ");
+  return { text: `SELECT ${text}`, params: [tenantId, ...names.map((n) => settings[n]!)] };
+}
+
+const quoteLiteral = (name: string) => {
+  if (!/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a custom setting name: ${name}`);
+  return `'${name}'`;
+};
+
+export interface TenantTransactionOptions {
+  readOnly?: boolean;
+  /** Transaction-local settings besides the tenant (custom `prefix.name` settings only). */
+  settings?: Record<string, string>;
+}
+
+/**
+ * Raw SQL as `tenantId` under RLS, in one transaction and one HTTP round trip. Returns one
+ * row array per query.
  */
 export async function withTenantSql(
   handle: DatabaseHandle,
   tenantId: string,
   build: (sqlClient: SqlClient) => NeonQueryPromise<false, false>[],
-  options: { readOnly?: boolean } = {},
+  options: TenantTransactionOptions = {},
 ): Promise<Record<string, unknown>[][]> {
   const client = handle.sql;
-  const queries = build(client);
+  const opening = openingStatement(tenantId, options.settings);
   const results = await client.transaction(
-    [client`SELECT set_config('app.tenant_id', ${tenantId}, true)`, ...queries],
+    [client.query(opening.text, opening.params), ...build(client)],
     options.readOnly ? { readOnly: true, isolationLevel: "RepeatableRead" } : {},
   );
   return (results as Record<string, unknown>[][]).slice(1);
 }
+
+const dialect = new PgDialect();
 
 /** drizzle `sql` fragments (composable, parameterised) as the tenant; one row array per query. */
 export async function tenantRows(
@@ -82,11 +90,59 @@ export async function tenantRows(
   tenantId: string,
   queries: readonly SQL[],
 ): Promise<Record<string, unknown>[][]> {
-  const [first, ...rest] = queries;
-  if (!first) return [];
-  const results = (await withTenant(handle, tenantId, (db) => [
-    db.execute(first),
-    ...rest.map((q) => db.execute(q)),
-  ])) as unknown as { rows: Record<string, unknown>[] }[];
-  return results.map((r) => r.rows);
+  if (queries.length === 0) return [];
+  return withTenantSql(handle, tenantId, (client) =>
+    queries.map((q) => {
+      const built = dialect.sqlToQuery(q);
+      return client.query(built.sql, built.params);
+    }),
+  );
+}
+
+/**
+ * A tenant transaction over the Neon WebSocket driver, for work that needs a session
+ * (temporary tables, cursors): BEGIN, the tenant, then the caller's statements. close()
+ * rolls back (nothing is kept) and ends the connection.
+ */
+export class TenantSession {
+  private closed = false;
+
+  private constructor(
+    private readonly pool: Pool,
+    readonly client: PoolClient,
+  ) {}
+
+  static async open(ctx: TenantContext, options: TenantTransactionOptions = {}): Promise<TenantSession> {
+    const pool = new Pool({ connectionString: ctx.env.DATABASE_URL });
+    pool.on("error", (error: Error) => console.error("tenant session pool error", error.message));
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw error;
+    }
+    const session = new TenantSession(pool, client);
+    try {
+      await client.query(options.readOnly ? "BEGIN READ ONLY" : "BEGIN");
+      const opening = openingStatement(ctx.tenantId, options.settings);
+      await client.query(opening.text, opening.params);
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    return session;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.client.query("ROLLBACK");
+    } catch {
+      // The connection is gone; so is the transaction.
+    }
+    this.client.release();
+    await this.pool.end().catch(() => {});
+  }
 }

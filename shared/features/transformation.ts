@@ -2,8 +2,9 @@
 // transform role (reads only the source tables, under RLS for one tenant, cannot call
 // set_config), read-only, with a statement timeout, and with now() meaning the window's end.
 import type { NeonQueryPromise } from "@neondatabase/serverless";
+import type { DatabaseHandle, SqlClient } from "#shared/db/client.ts";
 import { pgError } from "#shared/db/pg-errors.ts";
-import type { DatabaseHandle, SqlClient } from "#shared/db/tenant.ts";
+import { withTenantSql } from "#shared/db/tenant.ts";
 import { AppError } from "#shared/http/errors.ts";
 
 /** Clock functions that would ignore the window's end (asof.now() only overrides now()). */
@@ -62,20 +63,50 @@ export function windowValues(bound: BoundTransformation, start: Date, end: Date)
 }
 
 export interface SandboxOptions {
-  tenantId: string;
   /** What now() returns inside the transformation (the window's end). */
   asOf: Date;
   statementTimeoutMs: number;
 }
 
-/** The statements that put a transaction into the transformation sandbox, in order. */
-export function sandboxStatements(sql: SqlClient, options: SandboxOptions): NeonQueryPromise<false, false>[] {
-  return [
-    sql`SELECT set_config('app.tenant_id', ${options.tenantId}, true), set_config('fs.as_of', ${options.asOf.toISOString()}, true)`,
-    sql.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(options.statementTimeoutMs))}`),
-    sql`SET LOCAL ROLE fs_transform`,
-    sql`SET LOCAL search_path = asof, pg_catalog, public`,
-  ];
+/**
+ * Runs `build`'s statements in the transformation sandbox: a read-only tenant transaction
+ * (through the tenant door, with fs.as_of = the window's end) that drops to the transform
+ * role with a statement timeout and asof.now() first in the search path. One row array
+ * (or full result) per built statement.
+ */
+export async function inSandbox(
+  db: DatabaseHandle,
+  tenantId: string,
+  options: SandboxOptions,
+  build: (sql: SqlClient) => NeonQueryPromise<false, false>[],
+): Promise<unknown[]> {
+  const results = await withTenantSql(
+    db,
+    tenantId,
+    (sql) => [
+      sql.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(options.statementTimeoutMs))}`),
+      sql`SET LOCAL ROLE fs_transform`,
+      sql`SET LOCAL search_path = asof, pg_catalog, public`,
+      ...build(sql),
+    ],
+    { readOnly: true, settings: { "fs.as_of": options.asOf.toISOString() } },
+  );
+  return results.slice(3);
+}
+
+/** The rows a transformation gives for one window, computed in the sandbox. */
+export async function runTransformation(
+  db: DatabaseHandle,
+  tenantId: string,
+  sqlText: string,
+  window: { start: Date; end: Date },
+  statementTimeoutMs: number,
+): Promise<Record<string, unknown>[]> {
+  const bound = bindTransformation(sqlText);
+  const [rows] = await inSandbox(db, tenantId, { asOf: window.end, statementTimeoutMs }, (sql) => [
+    sql.query(bound.text, windowValues(bound, window.start, window.end)),
+  ]);
+  return rows as Record<string, unknown>[];
 }
 
 const probePrefix = "SELECT * FROM (\n";
@@ -97,23 +128,18 @@ export async function checkTransformation(
   sqlText: string,
 ): Promise<PlannedColumn[]> {
   const bound = bindTransformation(sqlText);
-  const sql = db.sql;
   const now = new Date();
   let fields: PlannedColumn[];
   try {
-    const results = await sql.transaction(
-      [
-        ...sandboxStatements(sql, { tenantId, asOf: now, statementTimeoutMs: 2000 }),
-        // fullResults: the columns are what we are after.
-        sql.query(
-          `${probePrefix}${bound.text}\n) AS transformation WHERE false`,
-          windowValues(bound, new Date(now.getTime() - 86_400_000), now),
-          { fullResults: true },
-        ) as unknown as NeonQueryPromise<false, false>,
-      ],
-      { readOnly: true },
-    );
-    fields = (results.at(-1) as unknown as { fields: PlannedColumn[] }).fields;
+    const [planned] = await inSandbox(db, tenantId, { asOf: now, statementTimeoutMs: 2000 }, (sql) => [
+      // fullResults: the columns are what we are after.
+      sql.query(
+        `${probePrefix}${bound.text}\n) AS transformation WHERE false`,
+        windowValues(bound, new Date(now.getTime() - 86_400_000), now),
+        { fullResults: true },
+      ) as unknown as NeonQueryPromise<false, false>,
+    ]);
+    fields = (planned as { fields: PlannedColumn[] }).fields;
   } catch (error) {
     const pg = pgError(error);
     if (!pg) throw error;

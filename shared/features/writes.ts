@@ -1,11 +1,10 @@
 // Writing feature values: offline history once per (feature, entity, event time), online
 // latest value with newest-event-wins in Postgres (conditional upsert) and then in Redis
-// (atomic script). Used by push ingestion and by materialization.
+// (the online store's newest-wins write). Used by push ingestion and by materialization.
 import { sql } from "drizzle-orm";
-import { tenantRows } from "#shared/db/tenant.ts";
-import type { TenantContext } from "#shared/http/tenant-context.ts";
-import { type CellWrite, valueKey, writeCells } from "#shared/online-store/redis.ts";
-import { connectRedis, withDeadline } from "#shared/online-store/redis-client.ts";
+import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
+import { connectOnlineStore } from "#shared/online-store/connect.ts";
+import type { CellWrite } from "#shared/online-store/store.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import type { ValueType } from "./values.ts";
 
@@ -105,25 +104,24 @@ export async function writeFeatureValues(ctx: TenantContext, writes: FeatureWrit
                (SELECT count(*) FROM online)::int + (SELECT count(*) FROM embedding_online)::int AS online_updated`,
   ]);
 
-  const redis = connectRedis(ctx.env);
+  const store = connectOnlineStore(ctx.env);
   let cache: WriteResult["cache"] = "disabled";
-  if (redis) {
-    const cells: CellWrite[] = [];
-    for (const w of writes) {
-      if (!w.feature.onlineEnabled) continue;
-      cells.push({
-        key: await valueKey(ctx.tenantId, w.feature.groupId, w.entityId),
-        field: w.feature.id,
+  if (store.enabled) {
+    const cells: CellWrite[] = writes
+      .filter((w) => w.feature.onlineEnabled)
+      .map((w) => ({
+        groupId: w.feature.groupId,
+        entityId: w.entityId,
+        featureId: w.feature.id,
         eventMs: w.eventTime.getTime(),
         value: w.value,
         expiresAtMs: expiresAt(w)?.getTime() ?? null,
-      });
-    }
+      }));
     try {
-      await withDeadline(writeCells(redis, cells), 2000);
+      await store.write(ctx.tenantId, cells, 2000);
       cache = "written";
     } catch (error) {
-      // Postgres has the value; a read that misses Redis or finds it down reads Postgres.
+      // Postgres has the value; a read that misses the online store or finds it down reads Postgres.
       console.warn("redis write failed after the postgres write:", (error as Error).message);
       cache = "unavailable";
     }

@@ -3,19 +3,12 @@
 import type { MiddlewareHandler } from "hono";
 import * as jose from "jose";
 import { z } from "zod";
-import { parseEnv } from "#shared/env.ts";
-import type { AppBindings } from "./app.ts";
+import { authEnv, parseEnv } from "#shared/env.ts";
+import type { AppBindings, AuthContext } from "./bindings.ts";
 import { AppError } from "./errors.ts";
 
 export const scopes = ["features:read", "features:write", "registry:read", "registry:write", "jobs:write"] as const;
 export type Scope = (typeof scopes)[number];
-
-export interface AuthContext {
-  tenantId: string;
-  /** The acting user or service (`sub`), stored as created_by. */
-  subject: string | null;
-  scopes: ReadonlySet<string>;
-}
 
 const claimsSchema = z.object({
   tenant_id: z.uuid(),
@@ -118,7 +111,7 @@ async function verifyCached(token: string, config: Parameters<typeof verifyToken
 /** Verifies `Authorization: Bearer <jwt>` and puts the AuthContext on the request. */
 export function authenticate(): MiddlewareHandler<AppBindings> {
   return async (c, next) => {
-    const env = parseEnv(c.env);
+    const env = parseEnv(c.env, authEnv);
     const header = c.req.header("authorization");
     if (!header) throw unauthorized("missing Authorization header");
     const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header);

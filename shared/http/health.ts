@@ -1,10 +1,10 @@
 // Reachability of the backing services, for each worker's GET /healthz. No auth, no data.
-import type { OpenAPIHono } from "@hono/zod-openapi";
-import { createRoute, z } from "@hono/zod-openapi";
-import { connectDatabase } from "#shared/db/tenant.ts";
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { connectDatabase } from "#shared/db/client.ts";
+import { withDeadline } from "#shared/deadline.ts";
 import { type Env, parseEnv } from "#shared/env.ts";
-import { connectRedis, withDeadline } from "#shared/online-store/redis-client.ts";
-import type { AppBindings } from "./app.ts";
+import { connectOnlineStore } from "#shared/online-store/connect.ts";
+import type { AppBindings } from "./bindings.ts";
 
 const checkSchema = z.object({
   ok: z.boolean(),
@@ -40,9 +40,9 @@ export function checkPostgres(env: Env): Promise<ServiceCheck> {
 }
 
 export async function checkRedis(env: Env): Promise<ServiceCheck> {
-  const redis = connectRedis(env);
-  if (!redis) return { ok: false, configured: false, error: "UPSTASH_REDIS_REST_URL is not set" };
-  return timed(() => redis.ping());
+  const store = connectOnlineStore(env);
+  if (!store.enabled) return { ok: false, configured: false, error: "UPSTASH_REDIS_REST_URL is not set" };
+  return timed(() => store.ping(3000));
 }
 
 /**

@@ -1,8 +1,7 @@
 // Pieces every OpenAPI route definition repeats: the error envelope, JSON bodies, the
 // bearer security scheme.
-import type { OpenAPIHono } from "@hono/zod-openapi";
-import { z } from "@hono/zod-openapi";
-import type { AppBindings } from "./app.ts";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppBindings } from "./bindings.ts";
 
 export const errorEnvelopeSchema = z
   .object({
@@ -15,7 +14,7 @@ export const errorEnvelopeSchema = z
   })
   .openapi("Error");
 
-const statusText: Record<number, string> = {
+const statusText = {
   400: "Invalid input (details name each offending path)",
   401: "Missing or invalid token",
   403: "Token lacks the scope",
@@ -24,13 +23,15 @@ const statusText: Record<number, string> = {
   413: "Body too large",
   415: "The body is not JSON",
   422: "Valid input that cannot be applied",
-};
+} as const satisfies Record<number, string>;
 
-export function errorResponses(...statuses: (keyof typeof statusText)[]) {
+export type ErrorStatus = keyof typeof statusText;
+
+export function errorResponses(...statuses: ErrorStatus[]) {
   return Object.fromEntries(
-    [400, 401, 403, ...statuses].map((s) => [
+    [...new Set<ErrorStatus>([400, 401, 403, ...statuses])].map((s) => [
       s,
-      { description: statusText[s]!, content: { "application/json": { schema: errorEnvelopeSchema } } },
+      { description: statusText[s], content: { "application/json": { schema: errorEnvelopeSchema } } },
     ]),
   );
 }

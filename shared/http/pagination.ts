@@ -1,4 +1,5 @@
-// Keyset pagination: an opaque cursor holding the sort key of the last row returned.
+// Pagination as clients see it: `limit` and an opaque `cursor` (base64url of the JSON sort
+// key of the last row returned), checked against the shape its producer gave it.
 import { z } from "@hono/zod-openapi";
 import { AppError } from "./errors.ts";
 
@@ -7,31 +8,24 @@ export const paginationQuery = {
   cursor: z.string().max(512).optional().openapi({ description: "nextCursor of the previous page" }),
 };
 
-const cursorShape = z.tuple([z.iso.datetime({ offset: true, precision: 6 }), z.uuid()]);
-export type Cursor = z.infer<typeof cursorShape>;
-
-export function encodeCursor(cursor: Cursor): string {
-  return btoa(JSON.stringify(cursor)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+export function encodeCursor(key: unknown): string {
+  const bytes = new TextEncoder().encode(JSON.stringify(key));
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
-export function decodeCursor(cursor: string): Cursor {
+/** The key a cursor holds, or 400 INVALID_CURSOR when it is not one `shape` accepts. */
+export function decodeCursor<T>(cursor: string, shape: z.ZodType<T>): T {
   try {
-    const json = atob(cursor.replaceAll("-", "+").replaceAll("_", "/"));
-    return cursorShape.parse(JSON.parse(json));
+    const binary = atob(cursor.replaceAll("-", "+").replaceAll("_", "/"));
+    const json = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
+      Uint8Array.from(binary, (ch) => ch.charCodeAt(0)),
+    );
+    return shape.parse(JSON.parse(json));
   } catch {
     throw new AppError("INVALID_CURSOR", "The cursor is not valid", [
       { path: "cursor", message: "not a cursor from this API" },
     ]);
   }
-}
-
-/** Splits a page fetched with limit + 1 rows into the page and the next cursor. */
-export function pageOf<T>(
-  rows: T[],
-  limit: number,
-  keyOf: (row: T) => Cursor,
-): { items: T[]; nextCursor: string | null } {
-  const items = rows.slice(0, limit);
-  const last = items.at(-1);
-  return { items, nextCursor: rows.length > limit && last ? encodeCursor(keyOf(last)) : null };
 }

@@ -1,26 +1,13 @@
-// What a service function needs to act for the token's tenant, and nothing about HTTP.
+// The tenant context of an authenticated request: the verified token's tenant and subject,
+// the worker's backing services, and the request's waitUntil for work after the response.
 import type { Context } from "hono";
-import { connectDatabase, type DatabaseHandle } from "#shared/db/tenant.ts";
-import { type Env, parseEnv } from "#shared/env.ts";
-import type { AppBindings } from "./app.ts";
-
-export interface TenantContext {
-  env: Env;
-  db: DatabaseHandle;
-  tenantId: string;
-  /** The token's `sub`, recorded as created_by. */
-  subject: string | null;
-  /** Work to finish after the response (ctx.waitUntil), e.g. cache writes. */
-  defer: (work: Promise<unknown>) => void;
-}
+import { type TenantContext, tenantContextFor } from "#shared/db/tenant.ts";
+import { parseEnv } from "#shared/env.ts";
+import type { AppBindings } from "./bindings.ts";
 
 export function tenantContext(c: Context<AppBindings>): TenantContext {
-  const env = parseEnv(c.env);
   const auth = c.get("auth");
-  return {
-    env,
-    db: connectDatabase(env),
-    tenantId: auth.tenantId,
+  return tenantContextFor(parseEnv(c.env), auth.tenantId, {
     subject: auth.subject,
     defer: (work) => {
       const guarded = work.catch((error) => console.error("deferred work failed", error));
@@ -30,5 +17,5 @@ export function tenantContext(c: Context<AppBindings>): TenantContext {
         // No execution context (called outside a request): the promise still runs.
       }
     },
-  };
+  });
 }

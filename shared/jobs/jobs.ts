@@ -2,10 +2,9 @@
 // claims and runs them; a cancelled job is noticed at its next chunk.
 import type { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
-import { tenantRows } from "#shared/db/tenant.ts";
+import { keysetPage } from "#shared/db/keyset-page.ts";
+import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
 import { AppError } from "#shared/http/errors.ts";
-import { type Cursor, decodeCursor, pageOf } from "#shared/http/pagination.ts";
-import type { TenantContext } from "#shared/http/tenant-context.ts";
 import { ensureTenantRow, findGroup } from "#shared/registry/groups.ts";
 import type { createJobBody, MaterializationJob } from "#shared/registry/schemas.ts";
 
@@ -13,11 +12,10 @@ const DAY_MS = 86_400_000;
 /** The widest window one job may cover, and the earliest time it may start. */
 export const jobLimits = { maxSpanDays: 3660, earliestStart: "2000-01-01T00:00:00Z", maxFutureMs: DAY_MS };
 
-const jobJson = sql`materialization_job_json(j) AS json, to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
+const jobJson = sql`materialization_job_json(j) AS json`;
 
 interface JobRow {
   json: MaterializationJob;
-  cursor_ts: string;
 }
 
 function checkWindow(start: Date, end: Date): void {
@@ -67,22 +65,19 @@ export interface ListJobsOptions {
 }
 
 export async function listJobs(ctx: TenantContext, options: ListJobsOptions) {
-  const filters: SQL[] = [sql`true`];
+  const filters: SQL[] = [];
   if (options.status) filters.push(sql`j.status = ${options.status}`);
   if (options.featureGroupId) filters.push(sql`j.feature_group_id = ${options.featureGroupId}`);
   if (options.jobType) filters.push(sql`j.job_type = ${options.jobType}`);
-  if (options.cursor) {
-    const [ts, id] = decodeCursor(options.cursor);
-    filters.push(sql`(j.created_at, j.id) < (${ts}::timestamptz, ${id}::uuid)`);
-  }
-  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
-    sql`SELECT ${jobJson} FROM ai_feature_materialization_jobs j
-        WHERE ${sql.join(filters, sql` AND `)}
-        ORDER BY j.created_at DESC, j.id DESC
-        LIMIT ${options.limit + 1}`,
-  ]);
-  const page = pageOf(rows as unknown as JobRow[], options.limit, (r): Cursor => [r.cursor_ts, r.json.id]);
-  return { items: page.items.map((r) => r.json), nextCursor: page.nextCursor };
+  return keysetPage<MaterializationJob>(ctx, {
+    from: sql`ai_feature_materialization_jobs j`,
+    alias: "j",
+    json: sql`materialization_job_json(j)`,
+    filters,
+    order: "newest first",
+    limit: options.limit,
+    cursor: options.cursor,
+  });
 }
 
 /** pending or running → cancelled. A finished job answers 409 with its status. */

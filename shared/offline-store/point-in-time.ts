@@ -1,31 +1,10 @@
 // Values as they were at a point in time, from the offline store: for each (feature,
 // entity), the row with the latest event_timestamp <= t. Small requests probe the lookup
 // index over HTTP; large ones are staged in a TrainingSession and read in one sort-merge pass.
-import { withTenantSql } from "#shared/db/tenant.ts";
-import type { TenantContext } from "#shared/http/tenant-context.ts";
-import type { ServedFeature } from "#shared/registry/snapshot.ts";
+import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import { collectProbeRows, pairsPerProbe, probeQueries } from "./probe.ts";
-import { type StagedPair, TrainingSession } from "./training-session.ts";
-
-export interface TrainingSetRequest {
-  entityType: string;
-  features: ServedFeature[];
-  asOfIngestion: boolean;
-}
-
-export interface PointInTimeCell {
-  /** The value as JSON text, as Postgres wrote it. */
-  json: string;
-  eventMs: number;
-}
-
-export interface PointInTimeRow {
-  entityId: string;
-  /** The request's time, in epoch milliseconds. */
-  timestampMs: number;
-  /** One per requested feature, in request order; null when no value existed at the time. */
-  cells: (PointInTimeCell | null)[];
-}
+import { TrainingSession } from "./training-session.ts";
+import type { PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
 
 /** Pairs per INSERT when staging. */
 export const stageBatchPairs = 5_000;
@@ -41,7 +20,11 @@ export const defaultMergeThreshold = 1_000;
  * How a training set of `pairCount` pairs is read. asOfIngestion filters each request's
  * candidates by its own time, which a single carry-forward pass cannot do: it always probes.
  */
-export function strategyFor(request: TrainingSetRequest, pairCount: number, mergeThreshold: number) {
+export function strategyFor(
+  request: TrainingSetRequest,
+  pairCount: number,
+  mergeThreshold: number,
+): PointInTimeStrategy {
   return !request.asOfIngestion && pairCount >= mergeThreshold ? "merge" : "probe";
 }
 

@@ -6,7 +6,7 @@
 // cannot happen: the store keeps one row per (feature, entity, event time).
 
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
-import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./point-in-time.ts";
+import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./types.ts";
 
 /** Cells (pairs x features) per probe round trip. */
 const cellsPerChunk = 20_000;

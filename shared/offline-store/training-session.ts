@@ -2,47 +2,29 @@
 // request's pairs are staged in a temporary table a batch at a time, and the answer is
 // read back through a server-side cursor a page at a time. The worker then holds one
 // batch or one page, never the request or the answer, however many pairs there are.
-import { Pool, type PoolClient } from "@neondatabase/serverless";
-import type { TenantContext } from "#shared/http/tenant-context.ts";
+import { type TenantContext, TenantSession } from "#shared/db/tenant.ts";
 import { mergeQuery } from "./merge.ts";
-import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./point-in-time.ts";
 import { collectProbeRows, pairsPerProbe, probeQueries } from "./probe.ts";
+import type { PointInTimeCell, PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
 
 /** Rows per FETCH: small pages keep the peak low; the round trips cost little next to the query. */
 const pageRows = 2_000;
 
-export interface StagedPair {
-  entityId: string;
-  /** ISO-8601 with offset, as the request gave it (Postgres keeps microseconds). */
-  timestamp: string;
-}
-
 export class TrainingSession {
   private staged = 0;
-  private closed = false;
 
-  private constructor(
-    private readonly pool: Pool,
-    private readonly client: PoolClient,
-  ) {}
+  private constructor(private readonly session: TenantSession) {}
+
+  private get client() {
+    return this.session.client;
+  }
 
   /** BEGIN as the token's tenant (RLS), with an empty `training_pairs` that goes at the end. */
   static async open(ctx: TenantContext): Promise<TrainingSession> {
-    const pool = new Pool({ connectionString: ctx.env.DATABASE_URL });
-    pool.on("error", (error: Error) => console.error("training session pool error", error.message));
-    let client: PoolClient;
+    const session = await TenantSession.open(ctx);
     try {
-      client = await pool.connect();
-    } catch (error) {
-      await pool.end().catch(() => {});
-      throw error;
-    }
-    const session = new TrainingSession(pool, client);
-    try {
-      await client.query("BEGIN");
-      await client.query("SELECT set_config('app.tenant_id', $1, true)", [ctx.tenantId]);
       // JIT costs more than it saves on these plans; the window sort wants memory.
-      await client.query(
+      await session.client.query(
         `SET LOCAL jit = off; SET LOCAL work_mem = '64MB';
          CREATE TEMP TABLE training_pairs (ord int NOT NULL, entity_id text NOT NULL, ts timestamptz NOT NULL) ON COMMIT DROP`,
       );
@@ -50,7 +32,7 @@ export class TrainingSession {
       await session.close();
       throw error;
     }
-    return session;
+    return new TrainingSession(session);
   }
 
   /** Appends pairs in request order (their position is the row order of the answer). */
@@ -69,7 +51,7 @@ export class TrainingSession {
    * pairs and their entities' history, or (`probe`) one index probe per pair and feature,
    * a range of pairs at a time.
    */
-  async *rows(request: TrainingSetRequest, strategy: "merge" | "probe"): AsyncGenerator<PointInTimeRow[]> {
+  async *rows(request: TrainingSetRequest, strategy: PointInTimeStrategy): AsyncGenerator<PointInTimeRow[]> {
     // Row estimates for the planner: without them it takes the table for a few hundred rows.
     await this.client.query("ANALYZE training_pairs");
     if (strategy === "merge") yield* this.merged(request);
@@ -117,15 +99,7 @@ export class TrainingSession {
   }
 
   /** Ends the transaction (nothing in it is kept) and the connection. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      await this.client.query("ROLLBACK");
-    } catch {
-      // The connection is gone; so is the transaction.
-    }
-    this.client.release();
-    await this.pool.end().catch(() => {});
+  close(): Promise<void> {
+    return this.session.close();
   }
 }

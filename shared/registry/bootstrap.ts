@@ -1,8 +1,7 @@
 // Tenant bootstrap: the TIS TIS groups and features of the seed, created once. Safe to call
 // again or concurrently: existing rows are kept (ON CONFLICT DO NOTHING) and reported.
 import { sql } from "drizzle-orm";
-import { tenantRows } from "#shared/db/tenant.ts";
-import type { TenantContext } from "#shared/http/tenant-context.ts";
+import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
 import { invalidateRegistryCache } from "./cache.ts";
 import { ensureTenantRow } from "./groups.ts";
 import { TISTIS_GROUPS } from "./tistis-features.ts";

@@ -3,12 +3,11 @@
 // changes update the row in place. Snapshots are built in SQL from the row itself.
 import type { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
+import { keysetPage } from "#shared/db/keyset-page.ts";
 import { pgCodes, pgError } from "#shared/db/pg-errors.ts";
-import { tenantRows } from "#shared/db/tenant.ts";
+import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
 import { checkTransformation } from "#shared/features/transformation.ts";
 import { AppError } from "#shared/http/errors.ts";
-import { type Cursor, decodeCursor, pageOf } from "#shared/http/pagination.ts";
-import type { TenantContext } from "#shared/http/tenant-context.ts";
 import { invalidateRegistryCache } from "./cache.ts";
 import { checkDefinition } from "./definition-checks.ts";
 import { ensureTenantRow, findGroup } from "./groups.ts";
@@ -43,11 +42,10 @@ function refCondition(ref: FeatureRef): SQL {
     : sql`d.name = ${ref.name} AND d.group_id = (SELECT id FROM ai_feature_groups WHERE name = ${ref.group})`;
 }
 
-const featureJson = sql`feature_definition_json(d) AS json, to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
+const featureJson = sql`feature_definition_json(d) AS json`;
 
 interface FeatureRow {
   json: FeatureDefinition;
-  cursor_ts: string;
 }
 
 function notFound(ref: string | FeatureRef): AppError {
@@ -124,7 +122,7 @@ export interface ListFeaturesOptions {
 }
 
 export async function listFeatures(ctx: TenantContext, options: ListFeaturesOptions) {
-  const filters: SQL[] = [sql`true`];
+  const filters: SQL[] = [];
   if (options.group) {
     filters.push(
       uuidPattern.test(options.group)
@@ -134,18 +132,15 @@ export async function listFeatures(ctx: TenantContext, options: ListFeaturesOpti
   }
   if (options.status) filters.push(sql`d.status = ${options.status}`);
   if (options.dataType) filters.push(sql`d.data_type = ${options.dataType}`);
-  if (options.cursor) {
-    const [ts, id] = decodeCursor(options.cursor);
-    filters.push(sql`(d.created_at, d.id) > (${ts}::timestamptz, ${id}::uuid)`);
-  }
-  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
-    sql`SELECT ${featureJson} FROM ai_feature_definitions d
-        WHERE ${sql.join(filters, sql` AND `)}
-        ORDER BY d.created_at, d.id
-        LIMIT ${options.limit + 1}`,
-  ]);
-  const page = pageOf(rows as unknown as FeatureRow[], options.limit, (r): Cursor => [r.cursor_ts, r.json.id]);
-  return { items: page.items.map((r) => r.json), nextCursor: page.nextCursor };
+  return keysetPage<FeatureDefinition>(ctx, {
+    from: sql`ai_feature_definitions d`,
+    alias: "d",
+    json: sql`feature_definition_json(d)`,
+    filters,
+    order: "oldest first",
+    limit: options.limit,
+    cursor: options.cursor,
+  });
 }
 
 const featureColumns: Record<string, string> = {

@@ -2,11 +2,10 @@
 
 import type { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
+import { keysetPage } from "#shared/db/keyset-page.ts";
 import { pgCodes, pgError } from "#shared/db/pg-errors.ts";
-import { tenantRows } from "#shared/db/tenant.ts";
+import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
 import { AppError } from "#shared/http/errors.ts";
-import { type Cursor, decodeCursor, pageOf } from "#shared/http/pagination.ts";
-import type { TenantContext } from "#shared/http/tenant-context.ts";
 import { invalidateRegistryCache } from "./cache.ts";
 import type { createGroupBody, FeatureGroup, updateGroupBody } from "./schemas.ts";
 
@@ -14,11 +13,10 @@ import type { createGroupBody, FeatureGroup, updateGroupBody } from "./schemas.t
 export const ensureTenantRow = (tenantId: string) =>
   sql`INSERT INTO tenants (id) VALUES (${tenantId}) ON CONFLICT (id) DO NOTHING`;
 
-const groupJson = sql`feature_group_json(g) AS json, to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
+const groupJson = sql`feature_group_json(g) AS json`;
 
 interface GroupRow {
   json: FeatureGroup;
-  cursor_ts: string;
 }
 
 export async function createGroup(ctx: TenantContext, input: z.infer<typeof createGroupBody>): Promise<FeatureGroup> {
@@ -72,21 +70,18 @@ export interface ListGroupsOptions {
 }
 
 export async function listGroups(ctx: TenantContext, options: ListGroupsOptions) {
-  const filters: SQL[] = [sql`true`];
+  const filters: SQL[] = [];
   if (options.status) filters.push(sql`g.status = ${options.status}`);
   if (options.entityType) filters.push(sql`g.entity_type = ${options.entityType}`);
-  if (options.cursor) {
-    const [ts, id] = decodeCursor(options.cursor);
-    filters.push(sql`(g.created_at, g.id) < (${ts}::timestamptz, ${id}::uuid)`);
-  }
-  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
-    sql`SELECT ${groupJson} FROM ai_feature_groups g
-        WHERE ${sql.join(filters, sql` AND `)}
-        ORDER BY g.created_at DESC, g.id DESC
-        LIMIT ${options.limit + 1}`,
-  ]);
-  const page = pageOf(rows as unknown as GroupRow[], options.limit, (r): Cursor => [r.cursor_ts, r.json.id]);
-  return { items: page.items.map((r) => r.json), nextCursor: page.nextCursor };
+  return keysetPage<FeatureGroup>(ctx, {
+    from: sql`ai_feature_groups g`,
+    alias: "g",
+    json: sql`feature_group_json(g)`,
+    filters,
+    order: "newest first",
+    limit: options.limit,
+    cursor: options.cursor,
+  });
 }
 
 const groupColumns: Record<string, string> = {

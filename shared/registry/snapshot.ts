@@ -1,7 +1,8 @@
 // What reads and writes need to know about a tenant's features: loaded in one query,
 // indexed by "group.feature" and by bare name, and used to resolve requested names.
 import { sql } from "drizzle-orm";
-import { type DatabaseHandle, tenantRows } from "#shared/db/tenant.ts";
+import type { DatabaseHandle } from "#shared/db/client.ts";
+import { tenantRows } from "#shared/db/tenant.ts";
 import { AppError } from "#shared/http/errors.ts";
 import type { ValidationRules } from "./schemas.ts";
 

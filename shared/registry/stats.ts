@@ -1,8 +1,7 @@
 // The seed's FeatureStats (mean, std, min, max, nullRate, uniqueCount, histogram) of the
 // values a job wrote, stored on the feature's current version.
 import { sql } from "drizzle-orm";
-import { tenantRows } from "#shared/db/tenant.ts";
-import type { TenantContext } from "#shared/http/tenant-context.ts";
+import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
 
 /** Computes the stats of a feature's offline values with event time in [from, to] and stores them. */
 export async function computeFeatureStats(ctx: TenantContext, featureId: string, from: Date, to: Date) {

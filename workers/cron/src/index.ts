@@ -1,32 +1,25 @@
 // Cron worker: materialization, partition upkeep and TTL expiry on the cron triggers of
 // workers/cron/wrangler.toml; GET /healthz for monitoring.
-
-import { parseEnv } from "#shared/env.ts";
-import { createApp } from "#shared/http/app.ts";
-import { registerHealthRoute } from "#shared/http/health.ts";
+import { cronEnv, parseEnv } from "#shared/env.ts";
+import { createWorkerApp } from "#shared/http/app.ts";
 import { runMaterialization } from "./materialize.ts";
 import { cronTriggers } from "./triggers.ts";
 import { runPartitionUpkeep, runTtlExpiry } from "./upkeep.ts";
 
-const app = createApp();
-registerHealthRoute(app, "cron");
+const app = createWorkerApp({ service: "cron", env: cronEnv });
 
 export default {
   fetch: app.fetch,
   async scheduled(controller, bindings, _ctx) {
-    const env = parseEnv(bindings);
+    const env = parseEnv(bindings, cronEnv);
     const started = Date.now();
     let result: unknown;
     switch (controller.cron) {
       case cronTriggers.materialize:
-        result = await runMaterialization(env, {
-          tenants: String(bindings.MATERIALIZE_TENANTS ?? "")
-            .split(",")
-            .filter(Boolean),
-        });
+        result = await runMaterialization(env, { tenants: env.MATERIALIZE_TENANTS });
         break;
       case cronTriggers.partitionUpkeep:
-        result = await runPartitionUpkeep(env, { retentionMonths: Number(bindings.RETENTION_MONTHS ?? 24) });
+        result = await runPartitionUpkeep(env, { retentionMonths: env.RETENTION_MONTHS });
         break;
       case cronTriggers.ttlExpiry:
         result = await runTtlExpiry(env);

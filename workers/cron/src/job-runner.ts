@@ -4,12 +4,11 @@
 // unique per (feature, entity, event time) and online writes are newest-wins.
 import { sql } from "drizzle-orm";
 import { pgError } from "#shared/db/pg-errors.ts";
-import { connectDatabase, tenantRows } from "#shared/db/tenant.ts";
+import { type TenantContext, tenantContextFor, tenantRows } from "#shared/db/tenant.ts";
 import type { Env } from "#shared/env.ts";
-import { bindTransformation, sandboxStatements, windowValues } from "#shared/features/transformation.ts";
+import { runTransformation } from "#shared/features/transformation.ts";
 import { checkValue, fromTransformation } from "#shared/features/values.ts";
 import { type FeatureWrite, writeFeatureValues } from "#shared/features/writes.ts";
-import type { TenantContext } from "#shared/http/tenant-context.ts";
 import { loadRegistryFeatures, type ServedFeature } from "#shared/registry/snapshot.ts";
 import { computeFeatureStats } from "#shared/registry/stats.ts";
 
@@ -61,13 +60,7 @@ export function jobWindows(job: Pick<ClaimedJob, "job_type" | "start_time" | "en
 }
 
 export async function runJob(env: Env, job: ClaimedJob, limits: RunLimits): Promise<JobOutcome> {
-  const ctx: TenantContext = {
-    env,
-    db: connectDatabase(env),
-    tenantId: job.tenant_id,
-    subject: "cron",
-    defer: () => {},
-  };
+  const ctx = tenantContextFor(env, job.tenant_id, { subject: "cron" });
   const started = Date.now();
   const registry = await loadRegistryFeatures(ctx.db, ctx.tenantId);
   const [definitions] = await tenantRows(ctx.db, ctx.tenantId, [
@@ -162,17 +155,7 @@ async function materializeUnit(
   window: { start: Date; end: Date },
   statementTimeoutMs: number,
 ) {
-  const bound = bindTransformation(sqlText);
-  const client = ctx.db.sql;
-  // The sandbox sets the tenant itself (and now() = the window's end), then drops to the transform role.
-  const results = await client.transaction(
-    [
-      ...sandboxStatements(client, { tenantId: ctx.tenantId, asOf: window.end, statementTimeoutMs }),
-      client.query(bound.text, windowValues(bound, window.start, window.end)),
-    ],
-    { readOnly: true },
-  );
-  const rows = results.at(-1) as Record<string, unknown>[];
+  const rows = await runTransformation(ctx.db, ctx.tenantId, sqlText, window, statementTimeoutMs);
   const writes: FeatureWrite[] = [];
   const failures: { feature: string; entityId: string; reason: string }[] = [];
   for (const row of rows) {

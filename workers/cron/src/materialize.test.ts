@@ -4,10 +4,9 @@ import { describe, expect, it } from "vitest";
 import { apiClient } from "#harness/http.ts";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import { appDatabase, createTenant } from "#harness/stack.ts";
-import { withTenantSql } from "#shared/db/tenant.ts";
-import { bindTransformation, sandboxStatements, windowValues } from "#shared/features/transformation.ts";
+import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
+import { runTransformation } from "#shared/features/transformation.ts";
 import { checkValue, fromTransformation } from "#shared/features/values.ts";
-import type { TenantContext } from "#shared/http/tenant-context.ts";
 import { createJob } from "#shared/jobs/jobs.ts";
 import { bootstrapTenant } from "#shared/registry/bootstrap.ts";
 import { findGroup } from "#shared/registry/groups.ts";
@@ -44,17 +43,9 @@ async function offlineValues(ctx: TenantContext, featureId: string) {
 
 /** The transformation run directly, in the same sandbox, for one window: entity → checked value. */
 async function computeDirectly(ctx: TenantContext, sqlText: string, dataType: string, start: Date, end: Date) {
-  const bound = bindTransformation(sqlText);
-  const client = ctx.db.sql;
-  const results = await client.transaction(
-    [
-      ...sandboxStatements(client, { tenantId: ctx.tenantId, asOf: end, statementTimeoutMs: 10_000 }),
-      client.query(bound.text, windowValues(bound, start, end)),
-    ],
-    { readOnly: true },
-  );
+  const rows = await runTransformation(ctx.db, ctx.tenantId, sqlText, { start, end }, 10_000);
   const expected = new Map<string, unknown>();
-  for (const row of results.at(-1) as Record<string, unknown>[]) {
+  for (const row of rows) {
     const checked = checkValue(
       { dataType, embeddingDimension: null, validationRules: null },
       fromTransformation(dataType, row.value),

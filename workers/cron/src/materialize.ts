@@ -1,7 +1,7 @@
 // The materialization trigger: queue due incremental jobs, claim runnable ones (pending, or
 // running with an expired lease) and run them until the invocation's budget is spent.
 import { sql } from "drizzle-orm";
-import { connectDatabase } from "#shared/db/tenant.ts";
+import { connectDatabase } from "#shared/db/client.ts";
 import type { Env } from "#shared/env.ts";
 import { type ClaimedJob, type JobOutcome, type RunLimits, runJob } from "./job-runner.ts";
 

@@ -2,7 +2,7 @@
 // the online tables. Both are idempotent and safe to run concurrently (advisory lock,
 // SKIP LOCKED), through SECURITY DEFINER functions: the app role cannot do more.
 import { sql } from "drizzle-orm";
-import { connectDatabase } from "#shared/db/tenant.ts";
+import { connectDatabase } from "#shared/db/client.ts";
 import type { Env } from "#shared/env.ts";
 
 export async function runPartitionUpkeep(env: Env, options: { monthsAhead?: number; retentionMonths?: number } = {}) {

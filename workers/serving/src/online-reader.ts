@@ -1,22 +1,14 @@
 // The hot path: latest values of F features for E entities. With the registry warm this is
-// one Redis round trip (a script that checks the registry revision and HMGETs every cell).
-// Cells Redis does not have are read from Postgres in one round trip (under RLS) and
-// written back to Redis after the response. Redis down or slower than REDIS_TIMEOUT_MS:
+// one online-store round trip (the registry revision and every cell together). Cells the
+// online store does not have are read from Postgres in one round trip (under RLS) and
+// written back after the response. Online store down or slower than REDIS_TIMEOUT_MS:
 // everything is read from Postgres, and the answer says so.
-import { sql } from "drizzle-orm";
-import { tenantRows } from "#shared/db/tenant.ts";
+import type { TenantContext } from "#shared/db/tenant.ts";
 import { isoFromMs } from "#shared/features/iso-time.ts";
+import { latestValueKey, readLatestValues } from "#shared/features/latest-values.ts";
 import { AppError } from "#shared/http/errors.ts";
-import type { TenantContext } from "#shared/http/tenant-context.ts";
-import {
-  type CellsRequest,
-  type CellWrite,
-  decodeCell,
-  readCells,
-  valueKeys,
-  writeCells,
-} from "#shared/online-store/redis.ts";
-import { connectRedis, connectRedisReader, withDeadline } from "#shared/online-store/redis-client.ts";
+import { connectOnlineStore } from "#shared/online-store/connect.ts";
+import type { Cell, CellsRequest, CellWrite } from "#shared/online-store/store.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { forgetRegistry, resolveFeatures } from "./registry-cache.ts";
 
@@ -38,16 +30,9 @@ export interface OnlineReadResult {
   postgresRoundTrips: number;
 }
 
-interface Cell {
-  eventMs: number;
-  value: unknown;
-}
-
 interface Plan {
   /** The features read from each group's hash, in group order. */
   groups: ServedFeature[][];
-  /** One hash per (entity, group), entity-major: keys[entity * groups.length + group]. */
-  keys: string[];
   /** For each requested name, where its cell is in a hash: group index and field index. */
   slots: { feature: ServedFeature; group: number; field: number }[];
   request: CellsRequest;
@@ -55,12 +40,12 @@ interface Plan {
 
 // Cells are addressed by position (hash, field) rather than by a "feature|entity" string:
 // a 100 x 10 read would otherwise build and hash 2,000 strings per request.
-async function planRead(
+function planRead(
   ctx: TenantContext,
   resolved: Map<string, ServedFeature>,
   names: readonly string[],
   entityIds: string[],
-): Promise<Plan> {
+): Plan {
   const groupIndex = new Map<string, number>();
   const groups: ServedFeature[][] = [];
   const fieldOf = new Map<ServedFeature, { group: number; field: number }>();
@@ -78,42 +63,15 @@ async function planRead(
     const feature = resolved.get(name)!;
     return { feature, ...fieldOf.get(feature)! };
   });
-  const groupIds = groups.map((features) => features[0]!.groupId);
-  const keys = await valueKeys(ctx.tenantId, entityIds, groupIds);
   return {
     groups,
-    keys,
     slots,
-    request: { groupFields: groups.map((features) => features.map((f) => f.id)), keys },
+    request: {
+      tenantId: ctx.tenantId,
+      entityIds,
+      groups: groups.map((features) => ({ groupId: features[0]!.groupId, fields: features.map((f) => f.id) })),
+    },
   };
-}
-
-/** Latest values from Postgres for the given (feature, entity) cells, in one round trip. */
-async function readFromPostgres(
-  ctx: TenantContext,
-  entityType: string,
-  wanted: { feature: ServedFeature; entityId: string }[],
-): Promise<Map<string, Cell>> {
-  const found = new Map<string, Cell>();
-  if (wanted.length === 0) return found;
-  // Lists travel as one JSON parameter: drizzle would expand an array into a row of parameters.
-  const pairs = JSON.stringify(wanted.map((w) => ({ feature_id: w.feature.id, entity_id: w.entityId })));
-  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
-    sql`WITH wanted AS (
-          SELECT * FROM jsonb_to_recordset(${pairs}::jsonb) AS w(feature_id uuid, entity_id text)
-        )
-        SELECT o.feature_id, o.entity_id, o.value, (extract(epoch FROM o.event_timestamp) * 1000)::bigint AS event_ms
-        FROM ai_feature_online o JOIN wanted w USING (feature_id, entity_id)
-        WHERE o.entity_type = ${entityType}
-        UNION ALL
-        SELECT e.feature_id, e.entity_id, e.embedding::text::jsonb, (extract(epoch FROM e.event_timestamp) * 1000)::bigint
-        FROM ai_feature_embeddings_online e JOIN wanted w USING (feature_id, entity_id)
-        WHERE e.entity_type = ${entityType}`,
-  ]);
-  for (const r of rows!) {
-    found.set(`${r.feature_id}\u0000${r.entity_id}`, { eventMs: Number(r.event_ms), value: r.value });
-  }
-  return found;
 }
 
 function statusOf(feature: ServedFeature, cell: Cell | null, now: number): FeatureStatus {
@@ -126,30 +84,30 @@ export async function readOnlineFeatures(
   ctx: TenantContext,
   request: { entityType: string; entityIds: string[]; features: string[] },
 ): Promise<OnlineReadResult> {
-  const redis = connectRedisReader(ctx.env);
+  const store = connectOnlineStore(ctx.env);
   let redisRoundTrips = 0;
   let postgresRoundTrips = 0;
-  let redisState: OnlineReadResult["redis"] = redis ? "hit" : "disabled";
+  let redisState: OnlineReadResult["redis"] = store.enabled ? "hit" : "disabled";
 
   const { registry, resolved } = await resolveFeatures(ctx, request.features, request.entityType);
-  let plan = await planRead(ctx, resolved, request.features, request.entityIds);
-  let cached: (string | null)[][] | null = null;
+  let plan = planRead(ctx, resolved, request.features, request.entityIds);
+  let cached: (Cell | null)[][] | null = null;
 
-  if (redis) {
+  if (store.enabled) {
     try {
-      let read = await readCells(redis, ctx.tenantId, plan.request);
+      let read = await store.read(plan.request);
       redisRoundTrips++;
       if (registry.revision !== read.revision) {
         // The registry changed since this isolate loaded it: reload, re-resolve, re-read.
         forgetRegistry(ctx.tenantId);
         const reloaded = await resolveFeatures(ctx, request.features, request.entityType);
-        plan = await planRead(ctx, reloaded.resolved, request.features, request.entityIds);
-        read = await readCells(redis, ctx.tenantId, plan.request);
+        plan = planRead(ctx, reloaded.resolved, request.features, request.entityIds);
+        read = await store.read(plan.request);
         redisRoundTrips++;
       }
       cached = read.cells;
     } catch (error) {
-      // A feature removed by the change is the caller's error, not Redis'.
+      // A feature removed by the change is the caller's error, not the store's.
       if (error instanceof AppError) throw error;
       console.warn("redis read failed, answering from postgres:", (error as Error).message);
       redisState = "unavailable";
@@ -158,40 +116,46 @@ export async function readOnlineFeatures(
 
   // cells[hash][field], as the plan laid them out.
   const groupCount = plan.groups.length;
+  const hashCount = request.entityIds.length * groupCount;
   let fromRedis = 0;
   const missing: { hash: number; field: number; feature: ServedFeature; entityId: string }[] = [];
-  const cells: (Cell | null)[][] = plan.keys.map((_, hash) => {
+  const cells: (Cell | null)[][] = new Array(hashCount);
+  for (let hash = 0; hash < hashCount; hash++) {
     const features = plan.groups[hash % groupCount]!;
-    const raw = cached?.[hash];
-    return features.map((feature, field) => {
-      const cell = raw ? decodeCell(raw[field]) : null;
+    const found = cached?.[hash];
+    cells[hash] = features.map((feature, field) => {
+      const cell = found?.[field] ?? null;
       if (cell) fromRedis++;
       else missing.push({ hash, field, feature, entityId: request.entityIds[Math.floor(hash / groupCount)]! });
       return cell;
     });
-  });
+  }
 
   if (missing.length) {
-    const fromPostgres = await readFromPostgres(ctx, request.entityType, missing);
+    const fromPostgres = await readLatestValues(
+      ctx,
+      request.entityType,
+      missing.map((m) => ({ featureId: m.feature.id, entityId: m.entityId })),
+    );
     postgresRoundTrips++;
     if (redisState === "hit") redisState = "partial";
     const fills: CellWrite[] = [];
     for (const m of missing) {
-      const cell = fromPostgres.get(`${m.feature.id}\u0000${m.entityId}`);
+      const cell = fromPostgres.get(latestValueKey(m.feature.id, m.entityId));
       if (!cell) continue;
       cells[m.hash]![m.field] = cell;
       fills.push({
-        key: plan.keys[m.hash]!,
-        field: m.feature.id,
+        groupId: m.feature.groupId,
+        entityId: m.entityId,
+        featureId: m.feature.id,
         eventMs: cell.eventMs,
         value: cell.value,
         expiresAtMs: m.feature.ttlSeconds === null ? null : cell.eventMs + m.feature.ttlSeconds * 1000,
       });
     }
     // Refill after the response; newest-wins, so a fill never overwrites a newer push.
-    const writer = connectRedis(ctx.env);
-    if (writer && redisState !== "unavailable" && fills.length)
-      ctx.defer(withDeadline(writeCells(writer, fills), 5000));
+    if (store.enabled && redisState !== "unavailable" && fills.length)
+      ctx.defer(store.write(ctx.tenantId, fills, 5000));
   }
 
   const now = Date.now();

@@ -2,10 +2,10 @@
 // revision in Redis inside the same script that reads the values (no extra round trip);
 // a changed revision, or an entry older than registryCacheSeconds, reloads it.
 
+import type { TenantContext } from "#shared/db/tenant.ts";
 import { AppError } from "#shared/http/errors.ts";
-import type { TenantContext } from "#shared/http/tenant-context.ts";
-import { connectRedisReader } from "#shared/online-store/redis-client.ts";
-import { registryCacheSeconds, registryRevisionKey } from "#shared/registry/cache.ts";
+import { connectOnlineStore } from "#shared/online-store/connect.ts";
+import { registryCacheSeconds } from "#shared/registry/cache.ts";
 import {
   indexRegistry,
   loadRegistryFeatures,
@@ -29,15 +29,15 @@ export function forgetRegistry(tenantId: string): void {
 }
 
 export async function registryFor(ctx: TenantContext): Promise<CachedRegistry> {
-  const redis = connectRedisReader(ctx.env);
+  const store = connectOnlineStore(ctx.env);
   const cached = entries.get(ctx.tenantId);
   if (cached && Date.now() - cached.loadedAt < registryCacheSeconds * 1000) return cached;
   // The revision is read first: a change landing during the load then shows up as a
   // mismatch on the next read instead of hiding behind a newer revision.
   let revision: string | null | undefined;
-  if (redis) {
+  if (store.enabled) {
     try {
-      revision = await redis.get<string>(registryRevisionKey(ctx.tenantId));
+      revision = await store.registryRevision(ctx.tenantId);
     } catch {
       revision = undefined;
     }

@@ -4,7 +4,7 @@
 // as it is (a training set of a million rows is never parsed and re-serialised), and
 // only JSON answers parse it.
 import { isoFromMs } from "#shared/features/iso-time.ts";
-import type { PointInTimeCell, PointInTimeRow } from "#shared/offline-store/point-in-time.ts";
+import type { PointInTimeCell, PointInTimeRow } from "#shared/offline-store/types.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 
 type Status = "PRESENT" | "NOT_FOUND" | "EXPIRED";

@@ -1,8 +1,8 @@
 // POST /v1/admin/bootstrap: the TIS TIS groups and features for the token's tenant.
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppBindings } from "#shared/http/app.ts";
-import { requireScope } from "#shared/http/auth.ts";
-import { bearerSecurity, errorResponses, jsonResponse } from "#shared/http/openapi.ts";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppBindings } from "#shared/http/bindings.ts";
+import { jsonResponse } from "#shared/http/openapi.ts";
+import { tenantRoute } from "#shared/http/route.ts";
 import { tenantContext } from "#shared/http/tenant-context.ts";
 import { bootstrapTenant } from "#shared/registry/bootstrap.ts";
 
@@ -16,16 +16,14 @@ const reportSchema = z
 
 export function registerBootstrapRoute(app: OpenAPIHono<AppBindings>): void {
   app.openapi(
-    createRoute({
+    tenantRoute({
       method: "post",
       path: "/v1/admin/bootstrap",
       summary: "Create the TIS TIS feature groups and features (idempotent)",
       tags: ["registry"],
-      security: bearerSecurity,
-      middleware: [requireScope("registry:write")] as const,
+      scope: "registry:write",
       responses: {
         200: jsonResponse(reportSchema, "What was created and what already existed"),
-        ...errorResponses(),
       },
     }),
     async (c) => c.json(await bootstrapTenant(tenantContext(c)), 200),

@@ -1,10 +1,10 @@
 // /v1/admin/features: create (in a group), list, get by id or "group.feature", update,
 // version history, one version, diff between versions, stats.
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppBindings } from "#shared/http/app.ts";
-import { requireScope } from "#shared/http/auth.ts";
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse, pageSchema } from "#shared/http/openapi.ts";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppBindings } from "#shared/http/bindings.ts";
+import { jsonBody, jsonResponse, pageSchema } from "#shared/http/openapi.ts";
 import { paginationQuery } from "#shared/http/pagination.ts";
+import { tenantRoute } from "#shared/http/route.ts";
 import { tenantContext } from "#shared/http/tenant-context.ts";
 import {
   createFeature,
@@ -40,13 +40,12 @@ const versionNumber = z.coerce.number().int().min(1).max(1_000_000);
 
 export function registerFeatureRoutes(app: OpenAPIHono<AppBindings>): void {
   app.openapi(
-    createRoute({
+    tenantRoute({
       method: "post",
       path: "/v1/admin/groups/{group}/features",
       summary: "Create a feature (version 1) in a group",
       tags: ["features"],
-      security: bearerSecurity,
-      middleware: [requireScope("registry:write")] as const,
+      scope: "registry:write",
       request: {
         params: z.object({
           group: z
@@ -57,19 +56,19 @@ export function registerFeatureRoutes(app: OpenAPIHono<AppBindings>): void {
         }),
         body: jsonBody(createFeatureBody),
       },
-      responses: { 201: jsonResponse(featureSchema, "Created"), ...errorResponses(404, 409, 413, 422) },
+      errors: [404, 409, 413, 422],
+      responses: { 201: jsonResponse(featureSchema, "Created") },
     }),
     async (c) => c.json(await createFeature(tenantContext(c), c.req.valid("param").group, c.req.valid("json")), 201),
   );
 
   app.openapi(
-    createRoute({
+    tenantRoute({
       method: "get",
       path: "/v1/admin/features",
       summary: "List features, oldest first",
       tags: ["features"],
-      security: bearerSecurity,
-      middleware: [requireScope("registry:read")] as const,
+      scope: "registry:read",
       request: {
         query: z.strictObject({
           group: z.string().min(1).max(128).optional().openapi({ description: "Group id or name" }),
@@ -80,69 +79,67 @@ export function registerFeatureRoutes(app: OpenAPIHono<AppBindings>): void {
       },
       responses: {
         200: jsonResponse(pageSchema(featureSchema, "FeaturePage"), "A page of features"),
-        ...errorResponses(),
       },
     }),
     async (c) => c.json(await listFeatures(tenantContext(c), c.req.valid("query")), 200),
   );
 
   app.openapi(
-    createRoute({
+    tenantRoute({
       method: "get",
       path: "/v1/admin/features/{ref}",
       summary: "Get a feature by id or 'group.feature'",
       tags: ["features"],
-      security: bearerSecurity,
-      middleware: [requireScope("registry:read")] as const,
+      scope: "registry:read",
       request: { params: z.object({ ref: refParam }) },
-      responses: { 200: jsonResponse(featureSchema, "The feature"), ...errorResponses(404) },
+      errors: [404],
+      responses: { 200: jsonResponse(featureSchema, "The feature") },
     }),
     async (c) => c.json(await getFeature(tenantContext(c), c.req.valid("param").ref), 200),
   );
 
   app.openapi(
-    createRoute({
+    tenantRoute({
       method: "patch",
       path: "/v1/admin/features/{ref}",
       summary: "Update a feature; a change to what values mean makes a new version",
       tags: ["features"],
-      security: bearerSecurity,
-      middleware: [requireScope("registry:write")] as const,
+      scope: "registry:write",
       request: { params: z.object({ ref: refParam }), body: jsonBody(updateFeatureBody) },
-      responses: { 200: jsonResponse(featureSchema, "Updated"), ...errorResponses(404, 409, 413, 422) },
+      errors: [404, 409, 413, 422],
+      responses: { 200: jsonResponse(featureSchema, "Updated") },
     }),
     async (c) => c.json(await updateFeature(tenantContext(c), c.req.valid("param").ref, c.req.valid("json")), 200),
   );
 
   app.openapi(
-    createRoute({
+    tenantRoute({
       method: "get",
       path: "/v1/admin/features/{ref}/versions",
       summary: "Version history, newest first",
       tags: ["features"],
-      security: bearerSecurity,
-      middleware: [requireScope("registry:read")] as const,
+      scope: "registry:read",
       request: { params: z.object({ ref: refParam }) },
+      errors: [404],
       responses: {
         200: jsonResponse(z.object({ items: z.array(featureVersionSchema) }), "Versions"),
-        ...errorResponses(404),
       },
     }),
     async (c) => c.json({ items: await listVersions(tenantContext(c), c.req.valid("param").ref) }, 200),
   );
 
   app.openapi(
-    createRoute({
+    tenantRoute({
       method: "get",
       path: "/v1/admin/features/{ref}/versions/{version}",
       summary: "One version with its snapshot and stats",
       tags: ["features"],
-      security: bearerSecurity,
-      middleware: [requireScope("registry:read")] as const,
+      scope: "registry:read",
       request: {
         params: z.object({ ref: refParam, version: versionNumber.openapi({ param: { name: "version", in: "path" } }) }),
       },
-      responses: { 200: jsonResponse(featureVersionSchema, "The version"), ...errorResponses(404) },
+      errors: [404],
+      responses: { 200: jsonResponse(featureVersionSchema, "The version") },
     }),
     async (c) => {
       const { ref, version } = c.req.valid("param");
@@ -151,18 +148,18 @@ export function registerFeatureRoutes(app: OpenAPIHono<AppBindings>): void {
   );
 
   app.openapi(
-    createRoute({
+    tenantRoute({
       method: "get",
       path: "/v1/admin/features/{ref}/diff",
       summary: "Field-by-field diff between two versions",
       tags: ["features"],
-      security: bearerSecurity,
-      middleware: [requireScope("registry:read")] as const,
+      scope: "registry:read",
       request: {
         params: z.object({ ref: refParam }),
         query: z.strictObject({ from: versionNumber, to: versionNumber }),
       },
-      responses: { 200: jsonResponse(versionDiffSchema, "The diff"), ...errorResponses(404) },
+      errors: [404],
+      responses: { 200: jsonResponse(versionDiffSchema, "The diff") },
     }),
     async (c) => {
       const { from, to } = c.req.valid("query");
@@ -171,14 +168,14 @@ export function registerFeatureRoutes(app: OpenAPIHono<AppBindings>): void {
   );
 
   app.openapi(
-    createRoute({
+    tenantRoute({
       method: "get",
       path: "/v1/admin/features/{ref}/stats",
       summary: "Stats of the current version, or of ?version=N",
       tags: ["features"],
-      security: bearerSecurity,
-      middleware: [requireScope("registry:read")] as const,
+      scope: "registry:read",
       request: { params: z.object({ ref: refParam }), query: z.strictObject({ version: versionNumber.optional() }) },
+      errors: [404],
       responses: {
         200: jsonResponse(
           z
@@ -186,7 +183,6 @@ export function registerFeatureRoutes(app: OpenAPIHono<AppBindings>): void {
             .openapi("FeatureVersionStats"),
           "Stats (null until a materialization computed them)",
         ),
-        ...errorResponses(404),
       },
     }),
     async (c) => c.json(await getStats(tenantContext(c), c.req.valid("param").ref, c.req.valid("query").version), 200),

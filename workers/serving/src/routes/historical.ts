@@ -2,23 +2,21 @@
 // by Accept, NDJSON / CSV (up to 1,000,000 pairs) streamed both ways: the request's pairs
 // go to Postgres while the body arrives and the answer leaves a page at a time, so the
 // worker's memory does not grow with the number of pairs.
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
-import { type AppBindings, bodyLimiter } from "#shared/http/app.ts";
-import { requireScope } from "#shared/http/auth.ts";
+import { bodyLimiter } from "#shared/http/app.ts";
+import type { AppBindings } from "#shared/http/bindings.ts";
 import { AppError } from "#shared/http/errors.ts";
-import { bearerSecurity, errorResponses, jsonBody } from "#shared/http/openapi.ts";
+import { jsonBody } from "#shared/http/openapi.ts";
+import { tenantRoute } from "#shared/http/route.ts";
 import { tenantContext } from "#shared/http/tenant-context.ts";
-import {
-  type PointInTimeRow,
-  readPointInTime,
-  stageBatchPairs,
-  strategyFor,
-} from "#shared/offline-store/point-in-time.ts";
+import { readPointInTime, stageBatchPairs, strategyFor } from "#shared/offline-store/point-in-time.ts";
 import { TrainingSession } from "#shared/offline-store/training-session.ts";
+import type { PointInTimeRow } from "#shared/offline-store/types.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { historicalRequest, historicalResponse, maxJsonPairs } from "../schemas.ts";
+import { servingSettings } from "../settings.ts";
 import { csvEncoder, csvHeader, ndjsonEncoder, toObject } from "../training-formats.ts";
 import { readTrainingRequest } from "../training-request.ts";
 
@@ -68,7 +66,7 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
     names = request.features;
     features = names.map((n) => resolved.get(n)!);
     const training = { entityType: request.entityType, features, asOfIngestion: request.asOfIngestion };
-    rows = session.rows(training, strategyFor(training, request.pairCount, ctx.env.PIT_MERGE_THRESHOLD));
+    rows = session.rows(training, strategyFor(training, request.pairCount, servingSettings(c).PIT_MERGE_THRESHOLD));
   } catch (error) {
     await session.close();
     throw error;
@@ -116,14 +114,15 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
 
 export function registerHistoricalRoute(app: OpenAPIHono<AppBindings>): void {
   app.openapi(
-    createRoute({
+    tenantRoute({
       method: "post",
       path: "/v1/features/historical",
       summary: "Point-in-time correct training rows (JSON, or NDJSON / CSV by Accept, streamed)",
       tags: ["training"],
-      security: bearerSecurity,
-      middleware: [requireScope("features:read"), streamedFormats] as const,
+      scope: "features:read",
+      middleware: [streamedFormats],
       request: { body: jsonBody(historicalRequest) },
+      errors: [413, 415],
       responses: {
         200: {
           description: "One row per requested pair, in request order",
@@ -133,7 +132,6 @@ export function registerHistoricalRoute(app: OpenAPIHono<AppBindings>): void {
             "text/csv": { schema: { type: "string" } },
           },
         },
-        ...errorResponses(413, 415),
       },
     }),
     async (c) => {
@@ -156,7 +154,7 @@ export function registerHistoricalRoute(app: OpenAPIHono<AppBindings>): void {
           pairs: request.entityTimestampPairs,
           asOfIngestion: request.asOfIngestion,
         },
-        { mergeThreshold: ctx.env.PIT_MERGE_THRESHOLD },
+        { mergeThreshold: servingSettings(c).PIT_MERGE_THRESHOLD },
       );
       const rows = [];
       for await (const chunk of chunks) for (const row of chunk) rows.push(toObject(row, request.features, features));

@@ -4,7 +4,8 @@ import { apiClient, expectError } from "#harness/http.ts";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import { appDatabase, testEnv } from "#harness/stack.ts";
 import { withTenantSql } from "#shared/db/tenant.ts";
-import { connectRedis, tenantKey } from "#shared/online-store/redis-client.ts";
+import { tenantKey } from "#shared/online-store/keys.ts";
+import { connectRedis } from "#shared/online-store/redis-client.ts";
 import worker from "../index.ts";
 
 const api = apiClient(worker);

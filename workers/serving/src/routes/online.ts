@@ -1,10 +1,11 @@
 // POST /v1/features/online: latest values for one entity or a batch; with `timestamp`,
 // the values as of that time from the offline store.
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import type { AppBindings } from "#shared/http/app.ts";
-import { requireScope } from "#shared/http/auth.ts";
-import { bearerSecurity, errorResponses, jsonBody } from "#shared/http/openapi.ts";
-import { type TenantContext, tenantContext } from "#shared/http/tenant-context.ts";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { TenantContext } from "#shared/db/tenant.ts";
+import type { AppBindings } from "#shared/http/bindings.ts";
+import { jsonBody } from "#shared/http/openapi.ts";
+import { tenantRoute } from "#shared/http/route.ts";
+import { tenantContext } from "#shared/http/tenant-context.ts";
 import { readPointInTime } from "#shared/offline-store/point-in-time.ts";
 import { type EntityFeatures, type OnlineReadResult, readOnlineFeatures } from "../online-reader.ts";
 import { resolveFeatures } from "../registry-cache.ts";
@@ -41,20 +42,19 @@ async function readAsOf(ctx: TenantContext, request: OnlineRequest, entityIds: s
 
 export function registerOnlineRoute(app: OpenAPIHono<AppBindings>): void {
   app.openapi(
-    createRoute({
+    tenantRoute({
       method: "post",
       path: "/v1/features/online",
       summary: "Latest feature values of one entity (entityId) or many (entityIds)",
       tags: ["serving"],
-      security: bearerSecurity,
-      middleware: [requireScope("features:read")] as const,
+      scope: "features:read",
       request: { body: jsonBody(onlineRequest) },
+      errors: [413],
       responses: {
         200: {
           description: "One FeatureResponse, or { results } for entityIds",
           content: { "application/json": { schema: onlineResponse.or(batchOnlineResponse) } },
         },
-        ...errorResponses(413),
       },
     }),
     async (c) => {

@@ -1,13 +1,13 @@
 // POST /v1/features/push: stream and on-demand ingestion. Every value is checked against its
 // definition; a row with any invalid value is rejected whole, with its reasons, and the
 // valid rows are stored (offline once per event time, online newest-wins).
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { checkValue } from "#shared/features/values.ts";
 import { type FeatureWrite, writeFeatureValues } from "#shared/features/writes.ts";
-import type { AppBindings } from "#shared/http/app.ts";
-import { requireScope } from "#shared/http/auth.ts";
+import type { AppBindings } from "#shared/http/bindings.ts";
 import { AppError } from "#shared/http/errors.ts";
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "#shared/http/openapi.ts";
+import { jsonBody, jsonResponse } from "#shared/http/openapi.ts";
+import { tenantRoute } from "#shared/http/route.ts";
 import { tenantContext } from "#shared/http/tenant-context.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { maxPushRows, pushRequest, pushResponse } from "../schemas.ts";
@@ -17,15 +17,15 @@ const maxFutureSkewMs = 5 * 60 * 1000;
 
 export function registerPushRoute(app: OpenAPIHono<AppBindings>): void {
   app.openapi(
-    createRoute({
+    tenantRoute({
       method: "post",
       path: "/v1/features/push",
       summary: "Ingest feature values (stream / on-demand)",
       tags: ["serving"],
-      security: bearerSecurity,
-      middleware: [requireScope("features:write")] as const,
+      scope: "features:write",
       request: { body: jsonBody(pushRequest) },
-      responses: { 200: jsonResponse(pushResponse, "What was stored and what was rejected"), ...errorResponses(413) },
+      errors: [413],
+      responses: { 200: jsonResponse(pushResponse, "What was stored and what was rejected") },
     }),
     async (c) => {
       const request = c.req.valid("json");

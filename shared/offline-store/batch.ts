@@ -1,0 +1,66 @@
+// Every stored value of some features for some entities in [start, end), grouped by
+// (entity, event time) and read a page at a time in that order.
+import { sql } from "drizzle-orm";
+import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
+
+export interface BatchPageQuery {
+  entityType: string;
+  entityIds: readonly string[];
+  featureIds: readonly string[];
+  startTime?: string | undefined;
+  endTime?: string | undefined;
+  /** The (entity, event time) of the previous page's last row. */
+  after: { entityId: string; eventMs: number } | null;
+  limit: number;
+}
+
+export interface BatchRow {
+  entityId: string;
+  eventMs: number;
+  /** Values by feature id. */
+  cells: Record<string, unknown>;
+}
+
+export async function readBatchPage(
+  ctx: TenantContext,
+  query: BatchPageQuery,
+): Promise<{ rows: BatchRow[]; hasMore: boolean }> {
+  const featureIds = sql`(SELECT f.id::uuid FROM jsonb_array_elements_text(${JSON.stringify(query.featureIds)}::jsonb) AS f(id))`;
+  const filters = [
+    sql`v.entity_type = ${query.entityType}`,
+    sql`v.entity_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(query.entityIds)}::jsonb))`,
+    sql`v.feature_id IN ${featureIds}`,
+  ];
+  if (query.startTime) filters.push(sql`v.event_timestamp >= ${query.startTime}::timestamptz`);
+  if (query.endTime) filters.push(sql`v.event_timestamp < ${query.endTime}::timestamptz`);
+  if (query.after) {
+    filters.push(
+      sql`(v.entity_id, v.event_timestamp) > (${query.after.entityId}::text, ${new Date(query.after.eventMs).toISOString()}::timestamptz)`,
+    );
+  }
+  // Pages end on an (entity, event time) boundary: rows are grouped by both.
+  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
+    sql`WITH keys AS (
+          SELECT DISTINCT v.entity_id, v.event_timestamp
+          FROM ai_feature_values v
+          WHERE ${sql.join(filters, sql` AND `)}
+          ORDER BY v.entity_id, v.event_timestamp
+          LIMIT ${query.limit + 1}
+        )
+        SELECT k.entity_id, (extract(epoch FROM k.event_timestamp) * 1000)::bigint AS event_ms,
+               jsonb_object_agg(v.feature_id, v.value) AS cells
+        FROM keys k JOIN ai_feature_values v
+          ON v.entity_id = k.entity_id AND v.event_timestamp = k.event_timestamp AND v.entity_type = ${query.entityType}
+         AND v.feature_id IN ${featureIds}
+        GROUP BY k.entity_id, k.event_timestamp
+        ORDER BY k.entity_id, k.event_timestamp`,
+  ]);
+  return {
+    rows: rows!.slice(0, query.limit).map((r) => ({
+      entityId: r.entity_id as string,
+      eventMs: Number(r.event_ms),
+      cells: r.cells as Record<string, unknown>,
+    })),
+    hasMore: rows!.length > query.limit,
+  };
+}

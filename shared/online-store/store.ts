@@ -1,0 +1,60 @@
+// The online store: where the latest value of each (feature, entity) is served from in one
+// round trip. Postgres keeps the truth (ai_feature_online); the online store is a cache in
+// front of it with newest-event-wins writes, so a missed or late write is never wrong for
+// long. The Redis implementation is redis.ts; a worker without one gets disabled.ts.
+// A new store (Cloudflare KV, DynamoDB) is one file implementing OnlineStore plus a case in
+// connect.ts.
+
+/** How long a cached value lives at most, whatever its group's TTL: Postgres is the truth, and this bounds how long a cell can stay stale if the store missed a write. */
+export const cacheTtlMs = 3600 * 1000;
+
+/** One read: for each entity, each group's fields (feature ids), in one round trip. */
+export interface CellsRequest {
+  tenantId: string;
+  entityIds: readonly string[];
+  /** The groups read, each with the feature ids read from it, in group order. */
+  groups: readonly { groupId: string; fields: readonly string[] }[];
+}
+
+export interface Cell {
+  eventMs: number;
+  value: unknown;
+}
+
+export interface CellsRead {
+  /** The tenant's registry revision, read in the same round trip (null when never bumped). */
+  revision: string | null;
+  /** cells[entity * groups + group][field], null where the store has nothing. */
+  cells: (Cell | null)[][];
+}
+
+export interface CellWrite {
+  groupId: string;
+  entityId: string;
+  featureId: string;
+  eventMs: number;
+  value: unknown;
+  /** When the value stops being served (group TTL), or null. */
+  expiresAtMs: number | null;
+}
+
+export interface OnlineStore {
+  /** false for the disabled store: reads answer from Postgres and say so. */
+  readonly enabled: boolean;
+  /**
+   * The cells and the registry revision in one round trip. Rejects when the store is
+   * unreachable or slower than the read deadline (REDIS_TIMEOUT_MS).
+   */
+  read(request: CellsRequest): Promise<CellsRead>;
+  /** Writes cells newest-event-wins; resolves with the number written. */
+  write(tenantId: string, cells: readonly CellWrite[], deadlineMs: number): Promise<number>;
+  /** The registry revision alone (serving reads it before loading a registry snapshot). */
+  registryRevision(tenantId: string): Promise<string | null>;
+  /** Marks the tenant's registry changed: every serving isolate reloads it on its next read. */
+  bumpRegistryRevision(tenantId: string, deadlineMs: number): Promise<void>;
+  ping(deadlineMs: number): Promise<void>;
+}
+
+export class OnlineStoreDisabled extends Error {
+  override name = "OnlineStoreDisabled";
+}
