@@ -1,8 +1,8 @@
 // @upstash/redis inside workerd against the real Redis, through the local Upstash endpoint.
+// (Key building is tested beside it: shared/online-store/keys.test.ts.)
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, inject, it } from "vitest";
 import { testEnv } from "#harness/stack.ts";
-import { tenantKey } from "#shared/online-store/keys.ts";
 import { connectRedis } from "#shared/online-store/redis-client.ts";
 
 const redis = () => connectRedis(testEnv())!;
@@ -69,41 +69,5 @@ describe("Upstash REST client against the local Redis", () => {
       enableTelemetry: false,
     });
     await expect(intruder.get(`${prefix}:a`)).rejects.toThrow();
-  });
-});
-
-describe("tenant keys", () => {
-  const tenant = crypto.randomUUID();
-
-  it("put every key under the tenant's prefix", async () => {
-    expect(await tenantKey(tenant, "online", "user", "u1")).toBe(`fs1:{${tenant}}:online:user:u1`);
-  });
-
-  it.each([
-    ["a colon", "u1:evil"],
-    ["a glob", "u*"],
-    ["a newline", "u1\r\nFLUSHALL"],
-    ["braces", "}{other"],
-    ["unicode", "usuário-ß-🌍"],
-  ])("keep an entity id with %s inside its own segment", async (_label, entityId) => {
-    const key = await tenantKey(tenant, "online", "user", entityId);
-    const segments = key.split(":");
-    expect(segments).toHaveLength(5);
-    expect(segments[1]).toBe(`{${tenant}}`);
-    expect(decodeURIComponent(segments[4]!)).toBe(entityId);
-    expect(key).not.toMatch(/[*\r\n]/);
-  });
-
-  it("hash a 10 KB id to a bounded segment, distinct from a short one", async () => {
-    const long = "x".repeat(10_240);
-    const key = await tenantKey(tenant, "online", "user", long);
-    expect(key.length).toBeLessThan(200);
-    expect(key).not.toBe(await tenantKey(tenant, "online", "user", long.slice(1)));
-  });
-
-  it("never let two different ids share a key", async () => {
-    const ids = ["a:b", "a%3Ab", "a", "a:", "#abc", "%23abc"];
-    const keys = await Promise.all(ids.map((id) => tenantKey(tenant, "online", "user", id)));
-    expect(new Set(keys).size).toBe(ids.length);
   });
 });

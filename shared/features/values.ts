@@ -50,11 +50,25 @@ function checkInt64(value: unknown): CheckedValue {
 function checkTimestamp(value: unknown): CheckedValue {
   let ms: number;
   if (typeof value === "number" && Number.isSafeInteger(value)) ms = value;
-  else if (typeof value === "string" && isoWithOffset.test(value)) ms = Date.parse(value);
-  else return fail(`expected an ISO-8601 timestamp with an offset, or epoch milliseconds, got ${describe(value)}`);
+  else if (typeof value === "string" && isoWithOffset.test(value)) {
+    if (!calendarDateExists(value)) return fail(`${JSON.stringify(value)} does not exist (day or time out of range)`);
+    ms = Date.parse(value);
+  } else return fail(`expected an ISO-8601 timestamp with an offset, or epoch milliseconds, got ${describe(value)}`);
   if (!Number.isFinite(ms) || ms < -62_135_596_800_000 || ms > 253_402_300_799_999)
     return fail("timestamp out of range");
   return { ok: true, value: new Date(ms).toISOString(), valueType: "scalar" };
+}
+
+/** Date.parse rolls 2024-02-30 over to March 1st: check the fields themselves first. */
+function calendarDateExists(iso: string): boolean {
+  const [, y, mo, d, h, mi, sec] = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(iso) ?? [];
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  if (month < 1 || month > 12 || day < 1) return false;
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999.
+  const daysInMonth = new Date(new Date(0).setUTCFullYear(year, month, 0)).getUTCDate();
+  return day <= daysInMonth && Number(h) <= 23 && Number(mi) <= 59 && Number(sec ?? 0) <= 59;
 }
 
 function describe(value: unknown): string {
