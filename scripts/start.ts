@@ -144,15 +144,15 @@ async function main() {
     DATABASE_URL: neonUrl("app", localStack.databases.dev),
     NEON_FETCH_ENDPOINT: `http://127.0.0.1:${localStack.neonPort}/sql`,
     NEON_WS_PROXY: `127.0.0.1:${localStack.neonPort}/v1`,
-    JWT_SECRET: jwtSecret,
   };
   if (withRedis) {
     vars.UPSTASH_REDIS_REST_URL = `http://127.0.0.1:${localStack.upstashPort}`;
     vars.UPSTASH_REDIS_REST_TOKEN = localStack.upstashToken;
   }
   say("starting the serving, admin and cron workers (wrangler dev)");
-  startWorker("serving", "wrangler.toml", vars);
-  startWorker("admin", "workers/admin/wrangler.toml", vars);
+  startWorker("serving", "wrangler.toml", { ...vars, JWT_SECRET: jwtSecret });
+  startWorker("admin", "workers/admin/wrangler.toml", { ...vars, JWT_SECRET: jwtSecret });
+  // The cron worker answers no tenant: it gets no JWT secret.
   startWorker("cron", "workers/cron/wrangler.toml", { ...vars, MATERIALIZE_TENANTS: "" });
   await Promise.all(Object.values(ports).map((p) => waitForHttp(`http://127.0.0.1:${p}/healthz`, 90)));
   say("workers are up");
