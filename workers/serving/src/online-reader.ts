@@ -7,10 +7,12 @@ import type { TenantContext } from "#shared/db/tenant.ts";
 import { isoFromMs } from "#shared/features/iso-time.ts";
 import { latestValueKey, readLatestValues } from "#shared/features/latest-values.ts";
 import { AppError } from "#shared/http/errors.ts";
+import { readPointInTime } from "#shared/offline-store/point-in-time.ts";
 import { connectOnlineStore } from "#shared/online-store/connect.ts";
 import type { Cell, CellsRequest, CellWrite } from "#shared/online-store/store.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { forgetRegistry, resolveFeatures } from "./registry-cache.ts";
+import { toObject } from "./training-formats.ts";
 
 export type FeatureStatus = "PRESENT" | "NOT_FOUND" | "EXPIRED";
 
@@ -174,4 +176,37 @@ export async function readOnlineFeatures(
 
   const servedFrom = postgresRoundTrips === 0 ? "redis" : fromRedis === 0 ? "postgres" : "redis+postgres";
   return { entities, servedFrom, redis: redisState, redisRoundTrips, postgresRoundTrips };
+}
+
+/**
+ * The values of F features for E entities as of `timestamp`, from the offline store (the
+ * online route with `timestamp`): the same point-in-time rule as training sets.
+ */
+export async function readOnlineFeaturesAsOf(
+  ctx: TenantContext,
+  request: { entityType: string; entityIds: string[]; features: string[]; timestamp: string },
+): Promise<OnlineReadResult> {
+  const { resolved } = await resolveFeatures(ctx, request.features, request.entityType);
+  const features = request.features.map((n) => resolved.get(n)!);
+  const entities: EntityFeatures[] = [];
+  let postgresRoundTrips = 0;
+  const chunks = readPointInTime(ctx, {
+    entityType: request.entityType,
+    features,
+    pairs: request.entityIds.map((entityId) => ({ entityId, timestamp: request.timestamp })),
+    asOfIngestion: false,
+  });
+  for await (const chunk of chunks) {
+    postgresRoundTrips++;
+    for (const row of chunk) {
+      const o = toObject(row, request.features, features);
+      entities.push({
+        entityId: o.entityId,
+        features: o.features,
+        timestamps: o.eventTimestamps,
+        statuses: o.statuses,
+      });
+    }
+  }
+  return { entities, servedFrom: "postgres", redis: "disabled", redisRoundTrips: 0, postgresRoundTrips };
 }

@@ -1,9 +1,10 @@
 // POST /v1/features/push: stream and on-demand ingestion. Every value is checked against its
-// definition; a row with any invalid value is rejected whole, with its reasons, and the
-// valid rows are stored (offline once per event time, online newest-wins).
+// definition (shared/features/push-rows.ts); a row with any invalid value is rejected whole,
+// with its reasons, and the valid rows are stored (offline once per event time, online
+// newest-wins).
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { checkValue } from "#shared/features/values.ts";
-import { type FeatureWrite, writeFeatureValues } from "#shared/features/writes.ts";
+import { checkPushedRows } from "#shared/features/push-rows.ts";
+import { writeFeatureValues } from "#shared/features/writes.ts";
 import type { AppBindings } from "#shared/http/bindings.ts";
 import { AppError } from "#shared/http/errors.ts";
 import { jsonBody, jsonResponse } from "#shared/http/openapi.ts";
@@ -11,9 +12,6 @@ import { tenantRoute } from "#shared/http/route.ts";
 import { tenantContext } from "#shared/http/tenant-context.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { maxPushRows, pushRequest, pushResponse } from "../schemas.ts";
-
-/** Events from the future would win newest-wins forever; a little clock skew is fine. */
-const maxFutureSkewMs = 5 * 60 * 1000;
 
 export function registerPushRoute(app: OpenAPIHono<AppBindings>): void {
   app.openapi(
@@ -36,33 +34,7 @@ export function registerPushRoute(app: OpenAPIHono<AppBindings>): void {
       const names = [...new Set(request.rows.flatMap((r) => Object.keys(r.features)))];
       const { resolved } = await resolveFeatures(ctx, names, request.entityType);
 
-      const writes: FeatureWrite[] = [];
-      const errors: { row: number; entityId: string; reasons: { feature: string | null; reason: string }[] }[] = [];
-      const now = Date.now();
-      request.rows.forEach((row, index) => {
-        const reasons: { feature: string | null; reason: string }[] = [];
-        const eventTime = new Date(row.eventTimestamp);
-        if (eventTime.getTime() > now + maxFutureSkewMs)
-          reasons.push({ feature: null, reason: "eventTimestamp is in the future" });
-        const rowWrites: FeatureWrite[] = [];
-        for (const [name, raw] of Object.entries(row.features)) {
-          const feature = resolved.get(name)!;
-          const checked = checkValue(feature, raw);
-          if (!checked.ok) reasons.push({ feature: name, reason: checked.reason });
-          else {
-            rowWrites.push({
-              feature,
-              entityType: request.entityType,
-              entityId: row.entityId,
-              value: checked.value,
-              valueType: checked.valueType,
-              eventTime,
-            });
-          }
-        }
-        if (reasons.length) errors.push({ row: index, entityId: row.entityId, reasons });
-        else writes.push(...rowWrites);
-      });
+      const { writes, rejected: errors } = checkPushedRows(request.entityType, request.rows, resolved);
 
       const stored = await writeFeatureValues(ctx, writes);
       return c.json(
