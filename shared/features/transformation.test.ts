@@ -31,7 +31,7 @@ describe("bindTransformation", () => {
     ["CURRENT_TIMESTAMP", "SELECT 1 WHERE x < CURRENT_TIMESTAMP"],
     ["clock_timestamp", "SELECT clock_timestamp()"],
     ["pg_catalog.now", "SELECT pg_catalog . now()"],
-  ])("refuses %s, which would ignore the window's end", (name, sqlText) => {
+  ])("refuses %s, which would ignore the window's end", (_name, sqlText) => {
     expect(() => bindTransformation(sqlText)).toThrow(AppError);
     expect(() => bindTransformation(sqlText)).toThrow(/ignores the materialization window/);
   });
