@@ -80,15 +80,14 @@ it("materialization throughput against INSERT ... SELECT", async () => {
     owner.query(
       `INSERT INTO ai_feature_values (tenant_id, feature_id, entity_type, entity_id, value, value_type, event_timestamp)
        SELECT tenant_id, $2, 'conversation', id::text, to_jsonb(EXTRACT(EPOCH FROM (updated_at - created_at))::int), 'scalar', $4
-       FROM ai_conversations WHERE tenant_id = $1 AND created_at >= $3 AND created_at < $4
-       ON CONFLICT ON CONSTRAINT ai_feature_values_once DO NOTHING`,
+       FROM ai_conversations WHERE tenant_id = $1 AND created_at >= $3 AND created_at < $4`,
       [tenantId, floorFeatureId, windowStart.toISOString(), windowEnd.toISOString()],
     ),
     owner.query(
       `INSERT INTO ai_feature_online AS o (tenant_id, feature_id, entity_type, entity_id, value, value_type, event_timestamp)
        SELECT tenant_id, $2, 'conversation', id::text, to_jsonb(EXTRACT(EPOCH FROM (updated_at - created_at))::int), 'scalar', $4
        FROM ai_conversations WHERE tenant_id = $1 AND created_at >= $3 AND created_at < $4
-       ON CONFLICT (tenant_id, feature_id, entity_type, entity_id) DO UPDATE SET value = excluded.value, event_timestamp = excluded.event_timestamp
+       ON CONFLICT (tenant_id, feature_id, feature_version, entity_type, entity_id) DO UPDATE SET value = excluded.value, event_timestamp = excluded.event_timestamp
        WHERE excluded.event_timestamp > o.event_timestamp`,
       [tenantId, floorFeatureId, windowStart.toISOString(), windowEnd.toISOString()],
     ),

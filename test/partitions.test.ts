@@ -14,8 +14,8 @@ const eventTime = `${year}-04-30T23:30:00-05:00`;
 
 async function readBack() {
   const [rows] = await withTenantSql(appDatabase(), tenantId, (sql) => [
-    sql`SELECT entity_id, value, partition_key::text AS partition_key, event_timestamp
-        FROM ai_feature_values WHERE feature_id = ${featureId} ORDER BY entity_id`,
+    sql`SELECT entity_id, value, partition_key::text AS partition_key, event_timestamp, feature_version, ingest_seq
+        FROM ai_feature_values WHERE feature_id = ${featureId} ORDER BY entity_id, ingest_seq`,
   ]);
   return rows!;
 }
@@ -49,31 +49,38 @@ describe("offline store partitions", () => {
     expect(rows[0]!.partition_key).toBe(`${year}-05-01`);
   });
 
-  it("writes the same (feature, entity, event time) once", async () => {
+  it("keeps a restatement of the same (feature version, entity, event time) beside the first value, ingested later", async () => {
     const [again] = await withTenantSql(appDatabase(), tenantId, (sql) => [
-      sql`INSERT INTO ai_feature_values (tenant_id, feature_id, entity_type, entity_id, value, value_type, event_timestamp)
-          VALUES (${tenantId}, ${featureId}, 'user', 'u-1', '{"n": 2}', 'scalar', ${eventTime})
-          ON CONFLICT ON CONSTRAINT ai_feature_values_once DO NOTHING RETURNING id`,
+      sql`INSERT INTO ai_feature_values
+            (tenant_id, feature_id, feature_version, entity_type, entity_id, value, value_type, event_timestamp)
+          VALUES (${tenantId}, ${featureId}, 2, 'user', 'u-1', '{"n": 2}', 'scalar', ${eventTime}) RETURNING id`,
     ]);
-    expect(again).toEqual([]);
-    expect(await readBack()).toHaveLength(1);
+    expect(again).toHaveLength(1);
+    const rows = await readBack();
+    expect(rows.map((r) => r.value)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(Number(rows[1]!.ingest_seq)).toBeGreaterThan(Number(rows[0]!.ingest_seq));
   });
 
   it("moves default-partition rows into the month's partition when upkeep creates it, idempotently", async () => {
+    const before = await readBack();
     const [created] = await withTenantSql(appDatabase(), tenantId, (sql) => [
       sql`SELECT create_feature_partition(0, ${`${year}-05-15T00:00:00Z`}) AS name`,
     ]);
     expect(created!.map((r) => r.name)).toEqual([partitionName]);
-    expect(await whereIsIt()).toEqual([partitionName]);
+    expect(await whereIsIt()).toEqual([partitionName, partitionName]);
     const rows = await readBack();
-    expect(rows).toHaveLength(1);
-    expect(rows[0]!.value).toEqual({ n: 1 });
+    // Every column moves along: the version and the ingestion order decide what reads answer.
+    expect(rows.map((r) => [r.value, r.feature_version])).toEqual([
+      [{ n: 1 }, 1],
+      [{ n: 2 }, 2],
+    ]);
+    expect(rows.map((r) => r.ingest_seq)).toEqual(before.map((r) => r.ingest_seq));
 
     const [second] = await withTenantSql(appDatabase(), tenantId, (sql) => [
       sql`SELECT create_feature_partition(0, ${`${year}-05-15T00:00:00Z`}) AS name`,
     ]);
     expect(second).toEqual([]);
-    expect(await readBack()).toHaveLength(1);
+    expect(await readBack()).toHaveLength(2);
   });
 
   it("prunes partitions for a time-bounded query", async () => {

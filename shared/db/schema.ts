@@ -109,6 +109,8 @@ export const featureDefinitions = pgTable("ai_feature_definitions", {
   validationRules: jsonb("validation_rules"),
   status: text("status").notNull().default("active"),
   version: integer("version").notNull().default(1),
+  /** The version reads answer; `version` above it is staged. */
+  currentVersion: integer("current_version").notNull().default(1),
   tags: jsonb("tags").$type<string[]>().notNull().default([]),
   createdAt: createdAt(),
   updatedAt: tz("updated_at").notNull().defaultNow(),
@@ -134,12 +136,15 @@ export const featureValues = pgTable(
     id: uuid("id").notNull().defaultRandom(),
     tenantId: uuid("tenant_id").notNull(),
     featureId: uuid("feature_id").notNull(),
+    featureVersion: integer("feature_version").notNull().default(1),
     entityType: text("entity_type").notNull(),
     entityId: text("entity_id").notNull(),
     value: jsonb("value").notNull(),
     valueType: text("value_type").notNull(),
     eventTimestamp: tz("event_timestamp").notNull(),
     createdAt: createdAt(),
+    /** Ingestion order (a global sequence): the latest ingestion of an event time wins. */
+    ingestSeq: bigint("ingest_seq", { mode: "number" }).notNull(),
     partitionKey: date("partition_key").generatedAlwaysAs(sql`((event_timestamp AT TIME ZONE 'UTC')::date)`),
   },
   (t) => [primaryKey({ columns: [t.id, t.eventTimestamp] })],
@@ -149,6 +154,7 @@ export const featureEmbeddings = pgTable("ai_feature_embeddings", {
   id: uuid("id").primaryKey().defaultRandom(),
   tenantId: uuid("tenant_id").notNull(),
   featureId: uuid("feature_id").notNull(),
+  featureVersion: integer("feature_version").notNull().default(1),
   entityType: text("entity_type").notNull(),
   entityId: text("entity_id").notNull(),
   embedding: vector("embedding").notNull(),
@@ -156,6 +162,7 @@ export const featureEmbeddings = pgTable("ai_feature_embeddings", {
   modelVersion: text("model_version").notNull().default("text-embedding-3-small"),
   eventTimestamp: tz("event_timestamp").notNull(),
   createdAt: createdAt(),
+  ingestSeq: bigint("ingest_seq", { mode: "number" }).notNull(),
 });
 
 // Online store.
@@ -164,15 +171,17 @@ export const featureOnline = pgTable(
   {
     tenantId: uuid("tenant_id").notNull(),
     featureId: uuid("feature_id").notNull(),
+    featureVersion: integer("feature_version").notNull().default(1),
     entityType: text("entity_type").notNull(),
     entityId: text("entity_id").notNull(),
     value: jsonb("value").notNull(),
     valueType: text("value_type").notNull(),
     eventTimestamp: tz("event_timestamp").notNull(),
+    ingestSeq: bigint("ingest_seq", { mode: "number" }).notNull().default(0),
     updatedAt: tz("updated_at").notNull().defaultNow(),
     expiresAt: tz("expires_at"),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.featureId, t.entityType, t.entityId] })],
+  (t) => [primaryKey({ columns: [t.tenantId, t.featureId, t.featureVersion, t.entityType, t.entityId] })],
 );
 
 export const featureEmbeddingsOnline = pgTable(
@@ -180,15 +189,17 @@ export const featureEmbeddingsOnline = pgTable(
   {
     tenantId: uuid("tenant_id").notNull(),
     featureId: uuid("feature_id").notNull(),
+    featureVersion: integer("feature_version").notNull().default(1),
     entityType: text("entity_type").notNull(),
     entityId: text("entity_id").notNull(),
     embedding: vector("embedding").notNull(),
     dimension: integer("dimension").generatedAlwaysAs(sql`vector_dims(embedding)`),
     eventTimestamp: tz("event_timestamp").notNull(),
+    ingestSeq: bigint("ingest_seq", { mode: "number" }).notNull().default(0),
     updatedAt: tz("updated_at").notNull().defaultNow(),
     expiresAt: tz("expires_at"),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.featureId, t.entityType, t.entityId] })],
+  (t) => [primaryKey({ columns: [t.tenantId, t.featureId, t.featureVersion, t.entityType, t.entityId] })],
 );
 
 // Jobs.
@@ -202,7 +213,9 @@ export const materializationJobs = pgTable("ai_feature_materialization_jobs", {
   status: text("status").notNull().default("pending"),
   progress: doublePrecision("progress").notNull().default(0),
   errorMessage: text("error_message"),
+  featureVersion: integer("feature_version"),
   rowsProcessed: bigint("rows_processed", { mode: "number" }).notNull().default(0),
+  rowsUnchanged: bigint("rows_unchanged", { mode: "number" }).notNull().default(0),
   rowsFailed: bigint("rows_failed", { mode: "number" }).notNull().default(0),
   failureSamples: jsonb("failure_samples").notNull().default([]),
   durationMs: bigint("duration_ms", { mode: "number" }),

@@ -78,24 +78,28 @@ export async function searchEmbeddings(ctx: TenantContext, search: EmbeddingSear
     sql.query(
       `WITH target AS MATERIALIZED (
          SELECT COALESCE($1::text, (SELECT embedding::text FROM ai_feature_embeddings_online
-                                     WHERE feature_id = $2 AND entity_id = $3 LIMIT 1))::${vectorType} AS q
+                                     WHERE feature_id = $2 AND feature_version = $5 AND entity_id = $3
+                                     LIMIT 1))::${vectorType} AS q
        ), population AS MATERIALIZED (
          -- Every vector of a feature has its dimension (push checks it): counting on the
          -- primary key alone stays an index-only scan.
          SELECT count(*) AS n FROM (
-           SELECT 1 FROM ai_feature_embeddings_online WHERE feature_id = $2 LIMIT ${exactMaxRows + 1}) AS capped
+           SELECT 1 FROM ai_feature_embeddings_online WHERE feature_id = $2 AND feature_version = $5
+           LIMIT ${exactMaxRows + 1}) AS capped
        ), exact AS (
          SELECT e.entity_id, e.event_timestamp, (e.embedding::${vectorType}) <=> (SELECT q FROM target) AS distance
          FROM ai_feature_embeddings_online e
          WHERE (SELECT n FROM population) <= ${exactMaxRows} AND (SELECT q FROM target) IS NOT NULL
-           AND e.feature_id = $2 AND e.dimension = ${dim} AND ($3::text IS NULL OR e.entity_id <> $3)
+           AND e.feature_id = $2 AND e.feature_version = $5 AND e.dimension = ${dim}
+           AND ($3::text IS NULL OR e.entity_id <> $3)
          ORDER BY ((e.embedding::${vectorType}) <=> (SELECT q FROM target)) + 0
          LIMIT $4
        ), approximate AS (
          SELECT e.entity_id, e.event_timestamp, (e.embedding::${vectorType}) <=> (SELECT q FROM target) AS distance
          FROM ai_feature_embeddings_online e
          WHERE (SELECT n FROM population) > ${exactMaxRows} AND (SELECT q FROM target) IS NOT NULL
-           AND e.dimension = ${dim} AND e.feature_id = $2 AND ($3::text IS NULL OR e.entity_id <> $3)
+           AND e.dimension = ${dim} AND e.feature_id = $2 AND e.feature_version = $5
+           AND ($3::text IS NULL OR e.entity_id <> $3)
          ORDER BY (e.embedding::${vectorType}) <=> (SELECT q FROM target)
          LIMIT $4
        )
@@ -103,13 +107,14 @@ export async function searchEmbeddings(ctx: TenantContext, search: EmbeddingSear
        SELECT entity_id, distance, event_timestamp, (SELECT n FROM population) > ${exactMaxRows} AS approximate
        FROM (SELECT * FROM exact UNION ALL SELECT * FROM approximate) AS found
        ORDER BY distance, entity_id`,
-      [query, feature.id, search.entityId, k],
+      [query, feature.id, search.entityId, k, feature.version],
     ),
   ]);
   if (search.entityId && rows!.length === 0) {
     // Either the entity has no embedding, or no other entity does: tell them apart.
     const [found] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
-      sql`SELECT 1 FROM ai_feature_embeddings_online WHERE feature_id = ${feature.id} AND entity_id = ${search.entityId!}`,
+      sql`SELECT 1 FROM ai_feature_embeddings_online
+          WHERE feature_id = ${feature.id} AND feature_version = ${feature.version} AND entity_id = ${search.entityId!}`,
     ]);
     if (!found!.length)
       throw new AppError("NOT_FOUND", `Entity ${search.entityId} has no ${feature.qualifiedName} embedding`);

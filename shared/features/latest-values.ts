@@ -1,5 +1,5 @@
-// The latest value of each (feature, entity) as Postgres holds it (ai_feature_online and
-// ai_feature_embeddings_online): what the online store is refilled from, and what reads
+// The latest value of each (feature version, entity) as Postgres holds it (ai_feature_online
+// and ai_feature_embeddings_online): what the online store is refilled from, and what reads
 // answer when the online store misses or is down.
 import { sql } from "drizzle-orm";
 import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
@@ -7,13 +7,15 @@ import type { Cell } from "#shared/online-store/store.ts";
 
 export interface LatestValueKey {
   featureId: string;
+  version: number;
   entityId: string;
 }
 
-/** Map key of a (feature, entity) cell in readLatestValues' answer. */
-export const latestValueKey = (featureId: string, entityId: string) => `${featureId}\u0000${entityId}`;
+/** Map key of a (feature version, entity) cell in readLatestValues' answer. */
+export const latestValueKey = (featureId: string, version: number, entityId: string) =>
+  `${featureId}@${version}\u0000${entityId}`;
 
-/** The latest values of the given (feature, entity) cells, in one round trip under RLS. */
+/** The latest values of the given (feature version, entity) cells, in one round trip under RLS. */
 export async function readLatestValues(
   ctx: TenantContext,
   entityType: string,
@@ -22,22 +24,26 @@ export async function readLatestValues(
   const found = new Map<string, Cell>();
   if (wanted.length === 0) return found;
   // Lists travel as one JSON parameter: drizzle would expand an array into a row of parameters.
-  const pairs = JSON.stringify(wanted.map((w) => ({ feature_id: w.featureId, entity_id: w.entityId })));
+  const cells = JSON.stringify(wanted.map((w) => ({ f: w.featureId, v: w.version, e: w.entityId })));
   const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
     sql`WITH wanted AS (
-          SELECT * FROM jsonb_to_recordset(${pairs}::jsonb) AS w(feature_id uuid, entity_id text)
+          SELECT f AS feature_id, v AS feature_version, e AS entity_id
+          FROM jsonb_to_recordset(${cells}::jsonb) AS w(f uuid, v int, e text)
         )
-        SELECT o.feature_id, o.entity_id, o.value, (extract(epoch FROM o.event_timestamp) * 1000)::bigint AS event_ms
-        FROM ai_feature_online o JOIN wanted w USING (feature_id, entity_id)
+        SELECT o.feature_id, o.feature_version, o.entity_id, o.value, o.ingest_seq,
+               (extract(epoch FROM o.event_timestamp) * 1000)::bigint AS event_ms
+        FROM ai_feature_online o JOIN wanted w USING (feature_id, feature_version, entity_id)
         WHERE o.entity_type = ${entityType}
         UNION ALL
-        SELECT e.feature_id, e.entity_id, e.embedding::text::jsonb, (extract(epoch FROM e.event_timestamp) * 1000)::bigint
-        FROM ai_feature_embeddings_online e JOIN wanted w USING (feature_id, entity_id)
+        SELECT e.feature_id, e.feature_version, e.entity_id, e.embedding::text::jsonb, e.ingest_seq,
+               (extract(epoch FROM e.event_timestamp) * 1000)::bigint
+        FROM ai_feature_embeddings_online e JOIN wanted w USING (feature_id, feature_version, entity_id)
         WHERE e.entity_type = ${entityType}`,
   ]);
   for (const r of rows!) {
-    found.set(latestValueKey(r.feature_id as string, r.entity_id as string), {
+    found.set(latestValueKey(r.feature_id as string, Number(r.feature_version), r.entity_id as string), {
       eventMs: Number(r.event_ms),
+      seq: Number(r.ingest_seq),
       value: r.value,
     });
   }

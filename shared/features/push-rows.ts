@@ -1,5 +1,6 @@
-// Pushed rows checked against their definitions: a row with any invalid value is rejected
-// whole, with its reasons; the values of the valid rows become writes.
+// Pushed rows checked against their definitions: a row with any invalid value, or naming one
+// feature version twice (`group.f` and `f`), is rejected whole, with its reasons; the values
+// of the valid rows become writes, in request order (later rows are later ingestions).
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { checkValue } from "./values.ts";
 import type { FeatureWrite } from "./writes.ts";
@@ -35,8 +36,15 @@ export function checkPushedRows(
     if (eventTime.getTime() > now + maxFutureSkewMs)
       reasons.push({ feature: null, reason: "eventTimestamp is in the future" });
     const rowWrites: FeatureWrite[] = [];
+    const named = new Map<string, string>();
     for (const [name, raw] of Object.entries(row.features)) {
       const feature = resolved.get(name)!;
+      const earlier = named.get(feature.field);
+      if (earlier !== undefined) {
+        reasons.push({ feature: name, reason: `names the same feature version as ${earlier}` });
+        continue;
+      }
+      named.set(feature.field, name);
       const checked = checkValue(feature, raw);
       if (!checked.ok) reasons.push({ feature: name, reason: checked.reason });
       else {

@@ -1,8 +1,7 @@
 // Writing feature values: offline history once per (feature, entity, event time), online
 // latest value with newest-event-wins in Postgres (conditional upsert) and then in Redis
 // (the online store's newest-wins write). Used by push ingestion and by materialization.
-import { sql } from "drizzle-orm";
-import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
+import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import { connectOnlineStore } from "#shared/online-store/connect.ts";
 import type { CellWrite } from "#shared/online-store/store.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
@@ -18,7 +17,12 @@ export interface FeatureWrite {
 }
 
 export interface WriteResult {
+  /** Values stored offline: new (feature version, entity, event time) keys and restatements. */
   offlineInserted: number;
+  /** Of those, values that replaced a different value at the same event time. */
+  restated: number;
+  /** Values written again as they were stored: nothing to do. */
+  unchanged: number;
   onlineUpdated: number;
   cache: "written" | "unavailable" | "disabled";
 }
@@ -27,96 +31,141 @@ function expiresAt(w: FeatureWrite): Date | null {
   return w.feature.ttlSeconds === null ? null : new Date(w.eventTime.getTime() + w.feature.ttlSeconds * 1000);
 }
 
-export async function writeFeatureValues(ctx: TenantContext, writes: FeatureWrite[]): Promise<WriteResult> {
-  if (writes.length === 0) return { offlineInserted: 0, onlineUpdated: 0, cache: "disabled" };
-  const scalars = writes
-    .filter((w) => w.valueType !== "embedding")
-    .map((w) => ({
-      feature_id: w.feature.id,
-      entity_type: w.entityType,
-      entity_id: w.entityId,
-      value: w.value,
-      value_type: w.valueType,
-      event_timestamp: w.eventTime.toISOString(),
-      expires_at: expiresAt(w)?.toISOString() ?? null,
-      online: w.feature.onlineEnabled,
-      offline: w.feature.offlineEnabled,
-    }));
-  const embeddings = writes
-    .filter((w) => w.valueType === "embedding")
-    .map((w) => ({
-      feature_id: w.feature.id,
-      entity_type: w.entityType,
-      entity_id: w.entityId,
-      embedding: JSON.stringify(w.value),
-      event_timestamp: w.eventTime.toISOString(),
-      expires_at: expiresAt(w)?.toISOString() ?? null,
-      online: w.feature.onlineEnabled,
-    }));
+// Each input row draws its ingestion sequence in request order, so later rows of a request
+// are later ingestions. A row's previous value is the earlier row of the same key in this
+// request, or else the latest stored one: a different value is a restatement (stored beside
+// the old one), the same value is a no-op. JSON null travels as SQL NULL in
+// jsonb_to_recordset and is stored as the JSON null it is.
+const sequenced = (recordset: string) => `
+  SELECT r.*, nextval('ai_feature_ingest_seq') AS seq
+  FROM (SELECT * FROM ${recordset} ORDER BY ord) AS r`;
 
-  // One statement, one round trip. DISTINCT ON keeps the newest event per key, since one
+const judged = (input: string, history: string, column: string) => `
+  SELECT k.*, (k.has_prev OR stored.found IS NOT NULL) AS existed,
+         CASE WHEN k.has_prev THEN k.prev ELSE stored.${column} END AS previous
+  FROM (
+    SELECT i.*, lag(i.${column}) OVER w AS prev, (lag(i.seq) OVER w) IS NOT NULL AS has_prev
+    FROM ${input} i
+    WINDOW w AS (PARTITION BY feature_id, feature_version, entity_type, entity_id, event_timestamp ORDER BY seq)
+  ) k
+  LEFT JOIN LATERAL (
+    SELECT 1 AS found, h.${column} FROM ${history} h
+    WHERE NOT k.has_prev AND h.feature_id = k.feature_id AND h.feature_version = k.feature_version
+      AND h.entity_type = k.entity_type AND h.entity_id = k.entity_id AND h.event_timestamp = k.event_timestamp
+    ORDER BY h.ingest_seq DESC LIMIT 1
+  ) stored ON true`;
+
+export async function writeFeatureValues(ctx: TenantContext, writes: FeatureWrite[]): Promise<WriteResult> {
+  if (writes.length === 0)
+    return { offlineInserted: 0, restated: 0, unchanged: 0, onlineUpdated: 0, cache: "disabled" };
+  const scalars: Record<string, unknown>[] = [];
+  const embeddings: Record<string, unknown>[] = [];
+  writes.forEach((w, ord) => {
+    const common = {
+      ord,
+      feature_id: w.feature.id,
+      feature_version: w.feature.version,
+      entity_type: w.entityType,
+      entity_id: w.entityId,
+      event_timestamp: w.eventTime.toISOString(),
+      expires_at: expiresAt(w)?.toISOString() ?? null,
+      online: w.feature.onlineEnabled,
+    };
+    if (w.valueType === "embedding") embeddings.push({ ...common, embedding: JSON.stringify(w.value) });
+    else scalars.push({ ...common, value: w.value, value_type: w.valueType, offline: w.feature.offlineEnabled });
+  });
+
+  // One statement, one round trip. DISTINCT ON keeps the newest write per key, since one
   // INSERT ... ON CONFLICT DO UPDATE may not touch a row twice; the WHERE on the update
-  // makes an older event lose against what is stored, whatever order writers commit in.
-  const [counts] = await tenantRows(ctx.db, ctx.tenantId, [
-    sql`WITH input AS (
-          SELECT * FROM jsonb_to_recordset(${JSON.stringify(scalars)}::jsonb) AS r(
-            feature_id uuid, entity_type text, entity_id text, value jsonb, value_type text,
-            event_timestamp timestamptz, expires_at timestamptz, online boolean, offline boolean)
-        ), vectors AS (
-          SELECT * FROM jsonb_to_recordset(${JSON.stringify(embeddings)}::jsonb) AS r(
-            feature_id uuid, entity_type text, entity_id text, embedding text,
-            event_timestamp timestamptz, expires_at timestamptz, online boolean)
+  // makes an older (event time, ingestion) lose against what is stored, whatever order
+  // writers commit in, and skips a write that changes nothing.
+  const [counts] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+    sql.query(
+      `WITH input AS MATERIALIZED (${sequenced(`(
+            SELECT ord, feature_id, feature_version, entity_type, entity_id, COALESCE(value, 'null'::jsonb) AS value,
+                   value_type, event_timestamp, expires_at, online, offline
+            FROM jsonb_to_recordset($1::jsonb) AS x(
+              ord int, feature_id uuid, feature_version int, entity_type text, entity_id text, value jsonb,
+              value_type text, event_timestamp timestamptz, expires_at timestamptz, online boolean, offline boolean)
+          ) AS x`)}
+        ), vectors AS MATERIALIZED (${sequenced(`jsonb_to_recordset($2::jsonb) AS x(
+            ord int, feature_id uuid, feature_version int, entity_type text, entity_id text, embedding text,
+            event_timestamp timestamptz, expires_at timestamptz, online boolean)`)}
+        ), scalar_judged AS MATERIALIZED (
+          ${judged("(SELECT * FROM input WHERE offline)", "ai_feature_values", "value")}
+        ), vector_judged AS MATERIALIZED (
+          ${judged("(SELECT ord, feature_id, feature_version, entity_type, entity_id, embedding::vector AS embedding, event_timestamp, seq FROM vectors)", "ai_feature_embeddings", "embedding")}
         ), offline AS (
-          INSERT INTO ai_feature_values (tenant_id, feature_id, entity_type, entity_id, value, value_type, event_timestamp)
-          SELECT ${ctx.tenantId}, feature_id, entity_type, entity_id, value, value_type, event_timestamp
-          FROM input WHERE offline
-          ON CONFLICT ON CONSTRAINT ai_feature_values_once DO NOTHING
-          RETURNING 1
+          INSERT INTO ai_feature_values
+            (tenant_id, feature_id, feature_version, entity_type, entity_id, value, value_type, event_timestamp, ingest_seq)
+          SELECT $3::uuid, feature_id, feature_version, entity_type, entity_id, value, value_type,
+                 event_timestamp, seq
+          FROM scalar_judged WHERE NOT existed OR previous IS DISTINCT FROM value
         ), online AS (
-          INSERT INTO ai_feature_online AS o (tenant_id, feature_id, entity_type, entity_id, value, value_type, event_timestamp, expires_at)
-          SELECT DISTINCT ON (feature_id, entity_type, entity_id)
-                 ${ctx.tenantId}, feature_id, entity_type, entity_id, value, value_type, event_timestamp, expires_at
+          INSERT INTO ai_feature_online AS o (tenant_id, feature_id, feature_version, entity_type, entity_id, value,
+                                             value_type, event_timestamp, expires_at, ingest_seq)
+          SELECT DISTINCT ON (feature_id, feature_version, entity_type, entity_id)
+                 $3::uuid, feature_id, feature_version, entity_type, entity_id, value,
+                 value_type, event_timestamp, expires_at, seq
           FROM input WHERE online
-          ORDER BY feature_id, entity_type, entity_id, event_timestamp DESC
-          ON CONFLICT (tenant_id, feature_id, entity_type, entity_id) DO UPDATE
+          ORDER BY feature_id, feature_version, entity_type, entity_id, event_timestamp DESC, seq DESC
+          ON CONFLICT (tenant_id, feature_id, feature_version, entity_type, entity_id) DO UPDATE
             SET value = excluded.value, value_type = excluded.value_type, event_timestamp = excluded.event_timestamp,
-                expires_at = excluded.expires_at, updated_at = now()
-            WHERE excluded.event_timestamp > o.event_timestamp
+                expires_at = excluded.expires_at, ingest_seq = excluded.ingest_seq, updated_at = now()
+            WHERE (excluded.event_timestamp, excluded.ingest_seq) > (o.event_timestamp, o.ingest_seq)
+              AND (excluded.event_timestamp > o.event_timestamp OR excluded.value IS DISTINCT FROM o.value)
           RETURNING 1
         ), embedding_history AS (
-          INSERT INTO ai_feature_embeddings (tenant_id, feature_id, entity_type, entity_id, embedding, event_timestamp)
-          SELECT ${ctx.tenantId}, feature_id, entity_type, entity_id, embedding::vector, event_timestamp FROM vectors
-          ON CONFLICT ON CONSTRAINT ai_feature_embeddings_once DO NOTHING
-          RETURNING 1
+          INSERT INTO ai_feature_embeddings
+            (tenant_id, feature_id, feature_version, entity_type, entity_id, embedding, event_timestamp, ingest_seq)
+          SELECT $3::uuid, feature_id, feature_version, entity_type, entity_id, embedding, event_timestamp, seq
+          FROM vector_judged WHERE NOT existed OR previous IS DISTINCT FROM embedding
         ), embedding_online AS (
-          INSERT INTO ai_feature_embeddings_online AS o (tenant_id, feature_id, entity_type, entity_id, embedding, event_timestamp, expires_at)
-          SELECT DISTINCT ON (feature_id, entity_type, entity_id)
-                 ${ctx.tenantId}, feature_id, entity_type, entity_id, embedding::vector, event_timestamp, expires_at
+          INSERT INTO ai_feature_embeddings_online AS o (tenant_id, feature_id, feature_version, entity_type, entity_id,
+                                                        embedding, event_timestamp, expires_at, ingest_seq)
+          SELECT DISTINCT ON (feature_id, feature_version, entity_type, entity_id)
+                 $3::uuid, feature_id, feature_version, entity_type, entity_id, embedding::vector, event_timestamp,
+                 expires_at, seq
           FROM vectors WHERE online
-          ORDER BY feature_id, entity_type, entity_id, event_timestamp DESC
-          ON CONFLICT (tenant_id, feature_id, entity_type, entity_id) DO UPDATE
+          ORDER BY feature_id, feature_version, entity_type, entity_id, event_timestamp DESC, seq DESC
+          ON CONFLICT (tenant_id, feature_id, feature_version, entity_type, entity_id) DO UPDATE
             SET embedding = excluded.embedding, event_timestamp = excluded.event_timestamp,
-                expires_at = excluded.expires_at, updated_at = now()
-            WHERE excluded.event_timestamp > o.event_timestamp
+                expires_at = excluded.expires_at, ingest_seq = excluded.ingest_seq, updated_at = now()
+            WHERE (excluded.event_timestamp, excluded.ingest_seq) > (o.event_timestamp, o.ingest_seq)
+              AND (excluded.event_timestamp > o.event_timestamp OR excluded.embedding IS DISTINCT FROM o.embedding)
           RETURNING 1
+        ), judged_all AS (
+          SELECT existed, previous IS NOT DISTINCT FROM value AS same FROM scalar_judged
+          UNION ALL
+          SELECT existed, previous IS NOT DISTINCT FROM embedding FROM vector_judged
         )
-        SELECT (SELECT count(*) FROM offline)::int + (SELECT count(*) FROM embedding_history)::int AS offline_inserted,
-               (SELECT count(*) FROM online)::int + (SELECT count(*) FROM embedding_online)::int AS online_updated`,
+        SELECT (SELECT count(*) FILTER (WHERE NOT existed OR NOT same) FROM judged_all)::int AS offline_inserted,
+               (SELECT count(*) FILTER (WHERE existed AND NOT same) FROM judged_all)::int AS restated,
+               (SELECT count(*) FILTER (WHERE existed AND same) FROM judged_all)::int AS unchanged,
+               (SELECT count(*) FROM online)::int + (SELECT count(*) FROM embedding_online)::int AS online_updated,
+               (SELECT COALESCE(jsonb_object_agg(ord, seq), '{}') FROM (SELECT ord, seq FROM input UNION ALL SELECT ord, seq FROM vectors) s) AS seqs`,
+      [JSON.stringify(scalars), JSON.stringify(embeddings), ctx.tenantId],
+    ),
   ]);
+  const row = counts![0]!;
+  const seqs = row.seqs as Record<string, string | number>;
 
   const store = connectOnlineStore(ctx.env);
   let cache: WriteResult["cache"] = "disabled";
   if (store.enabled) {
-    const cells: CellWrite[] = writes
-      .filter((w) => w.feature.onlineEnabled)
-      .map((w) => ({
+    const cells: CellWrite[] = [];
+    writes.forEach((w, ord) => {
+      if (!w.feature.onlineEnabled) return;
+      cells.push({
         groupId: w.feature.groupId,
         entityId: w.entityId,
-        featureId: w.feature.id,
+        field: w.feature.field,
         eventMs: w.eventTime.getTime(),
+        seq: Number(seqs[ord]),
         value: w.value,
         expiresAtMs: expiresAt(w)?.getTime() ?? null,
-      }));
+      });
+    });
     try {
       await store.write(ctx.tenantId, cells, 2000);
       cache = "written";
@@ -127,8 +176,10 @@ export async function writeFeatureValues(ctx: TenantContext, writes: FeatureWrit
     }
   }
   return {
-    offlineInserted: Number(counts![0]!.offline_inserted),
-    onlineUpdated: Number(counts![0]!.online_updated),
+    offlineInserted: Number(row.offline_inserted),
+    restated: Number(row.restated),
+    unchanged: Number(row.unchanged),
+    onlineUpdated: Number(row.online_updated),
     cache,
   };
 }

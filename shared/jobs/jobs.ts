@@ -40,8 +40,10 @@ export async function createJob(ctx: TenantContext, input: z.infer<typeof create
   if (group.status === "archived") throw new AppError("CONFLICT", `Feature group ${group.name} is archived`);
   const [, rows] = await tenantRows(ctx.db, ctx.tenantId, [
     ensureTenantRow(ctx.tenantId),
-    sql`INSERT INTO ai_feature_materialization_jobs AS j (tenant_id, feature_group_id, job_type, start_time, end_time, created_by)
-        VALUES (${ctx.tenantId}, ${group.id}, ${input.jobType}, ${start.toISOString()}, ${end.toISOString()}, ${ctx.subject})
+    sql`INSERT INTO ai_feature_materialization_jobs AS j
+          (tenant_id, feature_group_id, job_type, start_time, end_time, feature_version, created_by)
+        VALUES (${ctx.tenantId}, ${group.id}, ${input.jobType}, ${start.toISOString()}, ${end.toISOString()},
+                ${input.featureVersion ?? null}, ${ctx.subject})
         RETURNING materialization_job_json(j) AS json`,
   ]);
   return (rows![0] as unknown as JobRow).json;

@@ -1,12 +1,13 @@
-// Every stored value of some features for some entities in [start, end), grouped by
-// (entity, event time) and read a page at a time in that order.
+// Every stored value of some feature versions for some entities in [start, end), grouped by
+// (entity, event time) and read a page at a time in that order; of restatements of one event
+// time, the latest ingestion.
 import { sql } from "drizzle-orm";
 import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
 
 export interface BatchPageQuery {
   entityType: string;
   entityIds: readonly string[];
-  featureIds: readonly string[];
+  features: readonly { id: string; version: number }[];
   startTime?: string | undefined;
   endTime?: string | undefined;
   /** The (entity, event time) of the previous page's last row. */
@@ -17,7 +18,7 @@ export interface BatchPageQuery {
 export interface BatchRow {
   entityId: string;
   eventMs: number;
-  /** Values by feature id. */
+  /** Values by feature version (`<id>@<version>`). */
   cells: Record<string, unknown>;
 }
 
@@ -25,11 +26,11 @@ export async function readBatchPage(
   ctx: TenantContext,
   query: BatchPageQuery,
 ): Promise<{ rows: BatchRow[]; hasMore: boolean }> {
-  const featureIds = sql`(SELECT f.id::uuid FROM jsonb_array_elements_text(${JSON.stringify(query.featureIds)}::jsonb) AS f(id))`;
+  const versions = sql`(SELECT f.id, f.version FROM jsonb_to_recordset(${JSON.stringify(query.features)}::jsonb) AS f(id uuid, version int))`;
   const filters = [
     sql`v.entity_type = ${query.entityType}`,
     sql`v.entity_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(query.entityIds)}::jsonb))`,
-    sql`v.feature_id IN ${featureIds}`,
+    sql`(v.feature_id, v.feature_version) IN ${versions}`,
   ];
   if (query.startTime) filters.push(sql`v.event_timestamp >= ${query.startTime}::timestamptz`);
   if (query.endTime) filters.push(sql`v.event_timestamp < ${query.endTime}::timestamptz`);
@@ -47,13 +48,18 @@ export async function readBatchPage(
           ORDER BY v.entity_id, v.event_timestamp
           LIMIT ${query.limit + 1}
         )
-        SELECT k.entity_id, (extract(epoch FROM k.event_timestamp) * 1000)::bigint AS event_ms,
-               jsonb_object_agg(v.feature_id, v.value) AS cells
-        FROM keys k JOIN ai_feature_values v
-          ON v.entity_id = k.entity_id AND v.event_timestamp = k.event_timestamp AND v.entity_type = ${query.entityType}
-         AND v.feature_id IN ${featureIds}
-        GROUP BY k.entity_id, k.event_timestamp
-        ORDER BY k.entity_id, k.event_timestamp`,
+        SELECT entity_id, (extract(epoch FROM event_timestamp) * 1000)::bigint AS event_ms,
+               jsonb_object_agg(feature_id || '@' || feature_version, value) AS cells
+        FROM (
+          SELECT DISTINCT ON (v.entity_id, v.event_timestamp, v.feature_id, v.feature_version)
+                 v.entity_id, v.event_timestamp, v.feature_id, v.feature_version, v.value
+          FROM keys k JOIN ai_feature_values v
+            ON v.entity_id = k.entity_id AND v.event_timestamp = k.event_timestamp AND v.entity_type = ${query.entityType}
+           AND (v.feature_id, v.feature_version) IN ${versions}
+          ORDER BY v.entity_id, v.event_timestamp, v.feature_id, v.feature_version, v.ingest_seq DESC
+        ) latest
+        GROUP BY entity_id, event_timestamp
+        ORDER BY entity_id, event_timestamp`,
   ]);
   return {
     rows: rows!.slice(0, query.limit).map((r) => ({

@@ -7,35 +7,41 @@ import type { ServedFeature } from "#shared/registry/snapshot.ts";
 
 // One window pass over the requests and the history, in (entity, time) order: for each
 // request, each feature's latest value at or before it is a running max. A value is carried
-// as "<event time as 20 fixed-width digits of microseconds><json>", so the running max of
-// that text is the value with the latest event time (one value per event time per feature
-// and entity: the offline store's unique key). Requests are not multiplied by features, and
+// as "<event time as 20 fixed-width digits of microseconds><ingestion sequence as 20
+// digits><json>", so the running max of that text is the value with the latest event time
+// and, among restatements of that time, the latest ingestion. Requests are not multiplied by features, and
 // the answer comes out one row per request, so there is one large sort (the window's) and
 // a small one (request order).
 // kind 0 (a value) sorts before kind 1 (a request) at the same instant: a value whose
 // event_timestamp equals the request time counts (event_timestamp <= t).
-// Parameters: $1 entity type, $2 the features' ids (uuid[], in request order).
+// Parameters: $1 entity type, $2 the features' ids (uuid[], in request order), $3 their
+// versions (int[], same order).
 const microsOffset = "1000000000000000000"; // keeps every timestamp Postgres accepts positive
 const encodedTime = (column: string) =>
   `lpad((extract(epoch FROM ${column}) * 1000000 + ${microsOffset})::numeric(30, 0)::text, 20, '0')`;
 
 export function mergeQuery(features: readonly ServedFeature[]): string {
-  const columns = features.map((_, i) => `max(enc) FILTER (WHERE feature_id = ($2::uuid[])[${i + 1}]) OVER w AS c${i}`);
+  const columns = features.map(
+    (_, i) =>
+      `max(enc) FILTER (WHERE feature_id = ($2::uuid[])[${i + 1}] AND feature_version = ($3::int[])[${i + 1}]) OVER w AS c${i}`,
+  );
   const outputs = features.map(
-    (_, i) => `substr(c${i}, 21) AS v${i}, round((left(c${i}, 20)::numeric - ${microsOffset}) / 1000)::bigint AS m${i}`,
+    (_, i) => `substr(c${i}, 41) AS v${i}, round((left(c${i}, 20)::numeric - ${microsOffset}) / 1000)::bigint AS m${i}`,
   );
   // The history is bounded by the requests' entities and latest time. The entity filter is
   // a semi-join on the staged table (hashed: ANALYZE gave the planner its size).
   const history = (table: string, value: string) => `
-    SELECT v.entity_id, v.event_timestamp, 0, NULL::int, v.feature_id, ${encodedTime("v.event_timestamp")} || ${value}
+    SELECT v.entity_id, v.event_timestamp, 0, NULL::int, v.feature_id, v.feature_version,
+           ${encodedTime("v.event_timestamp")} || lpad(v.ingest_seq::text, 20, '0') || ${value}
     FROM ${table} v
-    WHERE v.entity_type = $1 AND v.feature_id = ANY ($2::uuid[])
+    WHERE v.entity_type = $1 AND v.feature_id = ANY ($2::uuid[]) AND v.feature_version = ANY ($3::int[])
       AND v.entity_id IN (SELECT entity_id FROM training_pairs)
       AND v.event_timestamp <= (SELECT max(ts) FROM training_pairs)`;
   const embeddings = features.some((f) => f.dataType === "embedding");
   return `
   WITH events AS (
-    SELECT r.entity_id, r.ts AS t, 1 AS kind, r.ord, NULL::uuid AS feature_id, NULL::text AS enc
+    SELECT r.entity_id, r.ts AS t, 1 AS kind, r.ord, NULL::uuid AS feature_id, NULL::int AS feature_version,
+           NULL::text AS enc
     FROM training_pairs r
     UNION ALL ${history("ai_feature_values", "v.value::text")}
     ${embeddings ? `UNION ALL ${history("ai_feature_embeddings", "v.embedding::text")}` : ""}

@@ -54,7 +54,7 @@ export async function* readPointInTime(
     const pairsJson = JSON.stringify(pairs.map((p, i) => ({ ord: i, entity_id: p.entityId, ts: p.timestamp })));
     const queries = probeQueries(
       request,
-      "SELECT * FROM jsonb_to_recordset($5::jsonb) AS r(ord int, entity_id text, ts timestamptz)",
+      "SELECT * FROM jsonb_to_recordset($6::jsonb) AS r(ord int, entity_id text, ts timestamptz)",
     );
     // JIT compilation costs more than these index probes ever take.
     const [, ...results] = await withTenantSql(

@@ -1,9 +1,9 @@
-// Point-in-time rows by one index probe per (pair, feature): the lookup index
-// (tenant, feature, entity type, entity, event time) read backwards from t through a Merge
-// Append of the partitions (those after t pruned at run time), stopped at the first row,
-// the newest event_timestamp <= t. With asOfIngestion the probe also requires
-// created_at <= t, so rows backfilled later cannot leak into the past. Ties on event time
-// cannot happen: the store keeps one row per (feature, entity, event time).
+// Point-in-time rows by one index probe per (pair, feature version): the lookup index
+// (tenant, feature, version, entity type, entity, event time, ingestion) read backwards from
+// t through a Merge Append of the partitions (those after t pruned at run time), stopped at
+// the first row: the newest event_timestamp <= t and, among restatements of that event time,
+// the latest ingestion. With asOfIngestion the probe also requires created_at <= t, so rows
+// backfilled or restated later cannot leak into the past.
 
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./types.ts";
@@ -22,7 +22,7 @@ export interface ProbeQuery {
 
 /**
  * The probe statements for a range of pairs given by `pairsSql`, a query of
- * (ord, entity_id, ts) whose parameters start at $5 (ord = the row's position in the
+ * (ord, entity_id, ts) whose parameters start at $6 (ord = the row's position in the
  * range). One statement for scalar features, one for embeddings; each gives every pair
  * once per feature of its kind (LEFT JOIN), so each pair appears whatever was found.
  */
@@ -34,20 +34,22 @@ export function probeQueries(request: TrainingSetRequest, pairsSql: string): Pro
     text: `WITH req AS (${pairsSql})
       SELECT r.ord, r.entity_id, floor(extract(epoch FROM r.ts) * 1000)::bigint AS ts_ms,
              f.i AS fi, hit.value, hit.event_ms
-      FROM req r CROSS JOIN unnest($2::uuid[], $3::int[]) AS f(feature_id, i)
+      FROM req r CROSS JOIN unnest($2::uuid[], $3::int[], $4::int[]) AS f(feature_id, i, version)
       LEFT JOIN LATERAL (
         SELECT ${column} AS value, (extract(epoch FROM v.event_timestamp) * 1000)::bigint AS event_ms
         FROM ${table} v
-        WHERE v.feature_id = f.feature_id AND v.entity_type = $1 AND v.entity_id = r.entity_id
+        WHERE v.feature_id = f.feature_id AND v.feature_version = f.version
+          AND v.entity_type = $1 AND v.entity_id = r.entity_id
           AND v.event_timestamp <= r.ts
-          AND ($4 OR v.created_at <= r.ts)
-        ORDER BY v.event_timestamp DESC
+          AND ($5 OR v.created_at <= r.ts)
+        ORDER BY v.event_timestamp DESC, v.ingest_seq DESC
         LIMIT 1
       ) hit ON true`,
     values: [
       request.entityType,
       `{${features.map((f) => f.feature.id).join(",")}}`,
       `{${features.map((f) => f.index).join(",")}}`,
+      `{${features.map((f) => f.feature.version).join(",")}}`,
       !request.asOfIngestion,
     ],
   });

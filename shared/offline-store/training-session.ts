@@ -60,9 +60,11 @@ export class TrainingSession {
 
   private async *merged(request: TrainingSetRequest): AsyncGenerator<PointInTimeRow[]> {
     const featureIds = `{${request.features.map((f) => f.id).join(",")}}`;
+    const versions = `{${request.features.map((f) => f.version).join(",")}}`;
     await this.client.query(`DECLARE training NO SCROLL CURSOR FOR ${mergeQuery(request.features)}`, [
       request.entityType,
       featureIds,
+      versions,
     ]);
     for (;;) {
       const page = await this.client.query({ text: `FETCH ${pageRows} FROM training`, rowMode: "array" });
@@ -87,7 +89,7 @@ export class TrainingSession {
     const perChunk = pairsPerProbe(request.features.length);
     const queries = probeQueries(
       request,
-      "SELECT ord - $5 AS ord, entity_id, ts FROM training_pairs WHERE ord >= $5 AND ord < $6",
+      "SELECT ord - $6 AS ord, entity_id, ts FROM training_pairs WHERE ord >= $6 AND ord < $7",
     );
     for (let start = 0; start < this.staged; start += perChunk) {
       const count = Math.min(perChunk, this.staged - start);

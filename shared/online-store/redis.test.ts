@@ -12,8 +12,9 @@ const store = () => connectOnlineStore(testEnv());
 const cell = (over: Partial<CellWrite>): CellWrite => ({
   groupId: "g1",
   entityId: "e1",
-  featureId: "f1",
+  field: "f1",
   eventMs: 1_000,
+  seq: 1,
   value: 1,
   expiresAtMs: null,
   ...over,
@@ -25,9 +26,9 @@ describe("Redis online store", () => {
     await store().write(
       tenantId,
       [
-        cell({ featureId: "f1", value: "a" }),
-        cell({ groupId: "g2", featureId: "f3", value: [1, 2] }),
-        cell({ entityId: "e2", featureId: "f2", value: { nested: true }, eventMs: 2_000 }),
+        cell({ field: "f1", value: "a" }),
+        cell({ groupId: "g2", field: "f3", value: [1, 2] }),
+        cell({ entityId: "e2", field: "f2", value: { nested: true }, eventMs: 2_000 }),
       ],
       2000,
     );
@@ -42,22 +43,25 @@ describe("Redis online store", () => {
     });
     expect(read.revision).toBe("1");
     expect(read.cells).toEqual([
-      [{ eventMs: 1_000, value: "a" }, null],
-      [{ eventMs: 1_000, value: [1, 2] }],
-      [null, { eventMs: 2_000, value: { nested: true } }],
+      [{ eventMs: 1_000, seq: 1, value: "a" }, null],
+      [{ eventMs: 1_000, seq: 1, value: [1, 2] }],
+      [null, { eventMs: 2_000, seq: 1, value: { nested: true } }],
       [null],
     ]);
   });
 
-  it("keeps the newest event: an older or equal event time never replaces the stored value", async () => {
+  it("keeps the newest (event time, ingestion): a late event or an earlier ingestion never replaces it", async () => {
     const tenantId = crypto.randomUUID();
     const request = { tenantId, entityIds: ["e1"], groups: [{ groupId: "g1", fields: ["f1"] }] };
-    expect(await store().write(tenantId, [cell({ eventMs: 5_000, value: "new" })], 2000)).toBe(1);
-    expect(await store().write(tenantId, [cell({ eventMs: 4_000, value: "late" })], 2000)).toBe(0);
-    expect(await store().write(tenantId, [cell({ eventMs: 5_000, value: "same time" })], 2000)).toBe(0);
-    expect((await store().read(request)).cells[0]![0]).toEqual({ eventMs: 5_000, value: "new" });
-    expect(await store().write(tenantId, [cell({ eventMs: 6_000, value: "newer" })], 2000)).toBe(1);
-    expect((await store().read(request)).cells[0]![0]).toEqual({ eventMs: 6_000, value: "newer" });
+    expect(await store().write(tenantId, [cell({ eventMs: 5_000, seq: 10, value: "new" })], 2000)).toBe(1);
+    expect(await store().write(tenantId, [cell({ eventMs: 4_000, seq: 11, value: "late" })], 2000)).toBe(0);
+    expect(await store().write(tenantId, [cell({ eventMs: 5_000, seq: 9, value: "older ingestion" })], 2000)).toBe(0);
+    expect((await store().read(request)).cells[0]![0]).toEqual({ eventMs: 5_000, seq: 10, value: "new" });
+    // A restatement: the same event time, ingested later.
+    expect(await store().write(tenantId, [cell({ eventMs: 5_000, seq: 12, value: "restated" })], 2000)).toBe(1);
+    expect((await store().read(request)).cells[0]![0]).toEqual({ eventMs: 5_000, seq: 12, value: "restated" });
+    expect(await store().write(tenantId, [cell({ eventMs: 6_000, seq: 1, value: "newer" })], 2000)).toBe(1);
+    expect((await store().read(request)).cells[0]![0]).toEqual({ eventMs: 6_000, seq: 1, value: "newer" });
   });
 
   it("expires a hash at its newest TTL, and within the cache's own bound at most", async () => {

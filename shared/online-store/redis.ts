@@ -1,21 +1,27 @@
 // The online store on Upstash Redis. One hash per (tenant, group, entity) (keys.ts), field
-// = feature id, value = "<eventMs>|<json>", so a read of E entities x F features is E x G
+// = feature version (`<id>@<version>`), value = "<eventMs>|<seq>|<json>", so a read of E entities x F features is E x G
 // HMGETs, all inside one server-side script (one round trip, together with the registry
-// revision); writes go through a script that keeps the newest event time.
+// revision); writes go through a script that keeps the newest (event time, ingestion
+// sequence), the order Postgres keeps too.
 import type { Redis } from "@upstash/redis/cloudflare";
 import { withDeadline } from "#shared/deadline.ts";
 import { registryRevisionKey, valueKey, valueKeys } from "./keys.ts";
 import { type Cell, type CellsRead, type CellsRequest, type CellWrite, cacheTtlMs, type OnlineStore } from "./store.ts";
 
-export function encodeCell(eventMs: number, value: unknown): string {
-  return `${eventMs}|${JSON.stringify(value)}`;
+export function encodeCell(eventMs: number, seq: number, value: unknown): string {
+  return `${eventMs}|${seq}|${JSON.stringify(value)}`;
 }
 
 export function decodeCell(cell: string | null | undefined): Cell | null {
   if (!cell) return null;
   const bar = cell.indexOf("|");
-  if (bar < 0) return null;
-  return { eventMs: Number(cell.slice(0, bar)), value: JSON.parse(cell.slice(bar + 1)) };
+  const second = cell.indexOf("|", bar + 1);
+  if (bar < 0 || second < 0) return null;
+  return {
+    eventMs: Number(cell.slice(0, bar)),
+    seq: Number(cell.slice(bar + 1, second)),
+    value: JSON.parse(cell.slice(second + 1)),
+  };
 }
 
 // KEYS[1] = registry revision, KEYS[2..] = value hashes, cycling through the groups
@@ -39,9 +45,10 @@ for i = 2, #KEYS do
 end
 return out`;
 
-// Newest event time wins, atomically: a cell is replaced only by a strictly newer event.
-// KEYS = value hashes. ARGV = for each hash: expireAtMs, cell count n, then n x (field, eventMs, cell).
-// Returns the number of cells written.
+// Newest wins, atomically: a cell is replaced only by a strictly newer (event time,
+// ingestion sequence): a later event, or a restatement of the same event time.
+// KEYS = value hashes. ARGV = for each hash: expireAtMs, cell count n, then
+// n x (field, eventMs, seq, cell). Returns the number of cells written.
 export const writeScript = `
 local written = 0
 local a = 1
@@ -50,11 +57,15 @@ for i = 1, #KEYS do
   local n = tonumber(ARGV[a + 1])
   a = a + 2
   for j = 1, n do
-    local field, eventMs, cell = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
-    a = a + 3
+    local field, eventMs, seq, cell = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3]
+    a = a + 4
     local current = redis.call('HGET', KEYS[i], field)
-    local currentMs = current and tonumber(string.match(current, '^(-?%d+)|')) or nil
-    if not currentMs or eventMs > currentMs then
+    local currentMs, currentSeq = nil, nil
+    if current then
+      local ms, sq = string.match(current, '^(-?%d+)|(%d+)|')
+      currentMs, currentSeq = tonumber(ms), tonumber(sq)
+    end
+    if not currentMs or eventMs > currentMs or (eventMs == currentMs and seq > currentSeq) then
       redis.call('HSET', KEYS[i], field, cell)
       written = written + 1
     end
@@ -69,12 +80,7 @@ return written`;
 /** Upstash caps request bodies (1 MB on small plans): large writes go in several scripts. */
 const maxWriteBytes = 512 * 1024;
 
-interface KeyedCell {
-  field: string;
-  eventMs: number;
-  value: unknown;
-  expiresAtMs: number | null;
-}
+type KeyedCell = Omit<CellWrite, "groupId" | "entityId">;
 
 export class RedisOnlineStore implements OnlineStore {
   readonly enabled = true;
@@ -109,7 +115,7 @@ export class RedisOnlineStore implements OnlineStore {
     const byKey = new Map<string, KeyedCell[]>();
     for (const c of cells) {
       const key = await valueKey(tenantId, c.groupId, c.entityId);
-      const cell = { field: c.featureId, eventMs: c.eventMs, value: c.value, expiresAtMs: c.expiresAtMs };
+      const cell = { field: c.field, eventMs: c.eventMs, seq: c.seq, value: c.value, expiresAtMs: c.expiresAtMs };
       const list = byKey.get(key);
       if (list) list.push(cell);
       else byKey.set(key, [cell]);
@@ -147,7 +153,8 @@ export class RedisOnlineStore implements OnlineStore {
       );
       keys.push(key);
       argv.push(String(Math.max(expireAt, now + 1000)), String(cells.length));
-      for (const c of cells) argv.push(c.field, String(c.eventMs), encodeCell(c.eventMs, c.value));
+      for (const c of cells)
+        argv.push(c.field, String(c.eventMs), String(c.seq), encodeCell(c.eventMs, c.seq, c.value));
     }
     return this.writes.exec(keys, argv);
   }

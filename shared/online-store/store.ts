@@ -12,12 +12,14 @@ export const cacheTtlMs = 3600 * 1000;
 export interface CellsRequest {
   tenantId: string;
   entityIds: readonly string[];
-  /** The groups read, each with the feature ids read from it, in group order. */
+  /** The groups read, each with the fields (feature versions, `<id>@<version>`) read from it, in group order. */
   groups: readonly { groupId: string; fields: readonly string[] }[];
 }
 
 export interface Cell {
   eventMs: number;
+  /** Ingestion order: at equal event times the later ingestion (a restatement) wins. */
+  seq: number;
   value: unknown;
 }
 
@@ -31,8 +33,11 @@ export interface CellsRead {
 export interface CellWrite {
   groupId: string;
   entityId: string;
-  featureId: string;
+  /** The feature version's field, `<id>@<version>`. */
+  field: string;
   eventMs: number;
+  /** The ingestion sequence Postgres gave the value. */
+  seq: number;
   value: unknown;
   /** When the value stops being served (group TTL), or null. */
   expiresAtMs: number | null;
@@ -46,7 +51,7 @@ export interface OnlineStore {
    * unreachable or slower than the read deadline (REDIS_TIMEOUT_MS).
    */
   read(request: CellsRequest): Promise<CellsRead>;
-  /** Writes cells newest-event-wins; resolves with the number written. */
+  /** Writes cells newest-wins by (event time, ingestion sequence); resolves with the number written. */
   write(tenantId: string, cells: readonly CellWrite[], deadlineMs: number): Promise<number>;
   /** The registry revision alone (serving reads it before loading a registry snapshot). */
   registryRevision(tenantId: string): Promise<string | null>;

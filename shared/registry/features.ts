@@ -180,7 +180,7 @@ export async function updateFeature(
   update: UpdateFeatureBody,
 ): Promise<FeatureDefinition> {
   const current = await getFeature(ctx, refText);
-  const { changelog, ...changes } = update;
+  const { changelog, promote = true, ...changes } = update;
   const changed = Object.entries(changes).filter(
     ([field, value]) => value !== undefined && !sameValue(value, current[field as keyof FeatureDefinition]),
   );
@@ -205,7 +205,9 @@ export async function updateFeature(
     // The version check makes a concurrent update lose cleanly (409) instead of silently.
     sql`WITH upd AS (
           UPDATE ai_feature_definitions AS d
-          SET ${sql.join(assignments, sql`, `)}, version = d.version + ${newVersion ? 1 : 0}, updated_at = now()
+          SET ${sql.join(assignments, sql`, `)}, version = d.version + ${newVersion ? 1 : 0},
+              current_version = CASE WHEN ${newVersion && promote} THEN d.version + 1 ELSE d.current_version END,
+              updated_at = now()
           WHERE d.id = ${current.id} AND d.version = ${current.version}
           RETURNING d
         ), version AS (
@@ -218,6 +220,28 @@ export async function updateFeature(
   const row = rows.at(-1)![0] as unknown as FeatureRow | undefined;
   if (!row)
     throw new AppError("CONFLICT", "The feature changed while this update was applied; read it again and retry");
+  await invalidateRegistryCache(ctx.env, ctx.tenantId);
+  return row.json;
+}
+
+/**
+ * Makes `version` the one reads of the feature's name answer: a staged version goes live,
+ * or an older one comes back. Every serving isolate re-resolves on its next read (registry
+ * revision), and no read mixes versions: each resolves its names against one snapshot.
+ */
+export async function promoteVersion(ctx: TenantContext, refText: string, version: number): Promise<FeatureDefinition> {
+  const current = await getFeature(ctx, refText);
+  if (version > current.version) throw new AppError("NOT_FOUND", `Version ${version} of feature ${refText} not found`);
+  if (version === current.currentVersion) return current;
+  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
+    sql`UPDATE ai_feature_definitions AS d SET current_version = ${version}, updated_at = now()
+        WHERE d.id = ${current.id} AND d.version = ${current.version}
+          AND EXISTS (SELECT 1 FROM ai_feature_versions v WHERE v.feature_id = d.id AND v.version = ${version})
+        RETURNING feature_definition_json(d) AS json`,
+  ]);
+  const row = rows![0] as unknown as FeatureRow | undefined;
+  if (!row)
+    throw new AppError("CONFLICT", "The feature changed while the version was promoted; read it again and retry");
   await invalidateRegistryCache(ctx.env, ctx.tenantId);
   return row.json;
 }
@@ -249,7 +273,17 @@ export async function getVersion(ctx: TenantContext, refText: string, version: n
 }
 
 /** Fields a diff ignores: they change with every version by construction. */
-const bookkeeping = new Set(["id", "tenantId", "groupId", "version", "createdAt", "updatedAt", "createdBy"]);
+const bookkeeping = new Set([
+  "id",
+  "tenantId",
+  "groupId",
+  "version",
+  "currentVersion",
+  "stagedVersion",
+  "createdAt",
+  "updatedAt",
+  "createdBy",
+]);
 
 export async function diffVersions(ctx: TenantContext, refText: string, from: number, to: number) {
   const [a, b] = await Promise.all([getVersion(ctx, refText, from), getVersion(ctx, refText, to)]);

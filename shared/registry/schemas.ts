@@ -138,8 +138,12 @@ export const updateFeatureBody = z
     status: featureStatus.optional(),
     tags: tags.optional(),
     changelog: z.string().max(1000).optional(),
+    promote: z.boolean().optional().openapi({
+      description:
+        "false: a change that makes a new version stages it (jobs and pushes write it; reads keep the current version until POST …/versions/{n}/promote). Default true",
+    }),
   })
-  .refine((b) => Object.keys(b).some((k) => k !== "changelog"), { message: "nothing to update" })
+  .refine((b) => Object.keys(b).some((k) => k !== "changelog" && k !== "promote"), { message: "nothing to update" })
   .openapi("UpdateFeature");
 export type UpdateFeatureBody = z.infer<typeof updateFeatureBody>;
 
@@ -160,7 +164,9 @@ export const featureSchema = z
     windowSizeSeconds: z.number().int().nullable(),
     validationRules: validationRules.nullable(),
     status: featureStatus,
-    version: z.number().int(),
+    version: z.number().int().openapi({ description: "The latest version (the staged one when there is one)" }),
+    currentVersion: z.number().int().openapi({ description: "The version reads of the feature's name answer" }),
+    stagedVersion: z.number().int().nullable().openapi({ description: "A version written but not read yet" }),
     tags: z.array(z.string()),
     createdAt: timestamp,
     updatedAt: timestamp,
@@ -217,6 +223,9 @@ export const createJobBody = z
     jobType,
     startTime: z.iso.datetime({ offset: true }),
     endTime: z.iso.datetime({ offset: true }),
+    featureVersion: z.number().int().min(1).max(1_000_000).optional().openapi({
+      description: "Write only this version of the group's features (default: each one's current and staged versions)",
+    }),
   })
   .openapi("CreateMaterializationJob");
 
@@ -226,12 +235,14 @@ export const jobSchema = z
     tenantId: z.uuid(),
     featureGroupId: z.uuid(),
     jobType,
+    featureVersion: z.number().int().nullable(),
     startTime: timestamp,
     endTime: timestamp,
     status: jobStatus,
     progress: z.number().openapi({ description: "Percent done, 0-100" }),
     errorMessage: z.string().nullable(),
-    rowsProcessed: z.number().int(),
+    rowsProcessed: z.number().int().openapi({ description: "Values written or restated" }),
+    rowsUnchanged: z.number().int().openapi({ description: "Values computed again as they were stored" }),
     rowsFailed: z.number().int(),
     failureSamples: z.array(z.unknown()),
     durationMs: z.number().int().nullable(),

@@ -1,5 +1,7 @@
 // What reads and writes need to know about a tenant's features: loaded in one query,
-// indexed by "group.feature" and by bare name, and used to resolve requested names.
+// indexed by "group.feature" and by bare name, and used to resolve requested names. Each
+// version of a feature is served apart: `name` means the current version, `name@vN` version
+// N, with that version's type and rules; values of different versions never mix.
 import { sql } from "drizzle-orm";
 import type { DatabaseHandle } from "#shared/db/client.ts";
 import { tenantRows } from "#shared/db/tenant.ts";
@@ -7,7 +9,18 @@ import { AppError } from "#shared/http/errors.ts";
 import type { ValidationRules } from "./schemas.ts";
 
 export interface ServedFeature {
+  /** The feature's id (the same for all its versions). */
   id: string;
+  /** The version this entry reads and writes. */
+  version: number;
+  /** Where this version's latest value sits in the online store: `<id>@<version>`. */
+  field: string;
+  /** The version `name` answers. */
+  currentVersion: number;
+  /** A version above the current one, written by jobs and pushes but not read by `name`. */
+  stagedVersion: number | null;
+  /** This version's transformation (jobs materialize it). */
+  transformationSql: string | null;
   name: string;
   qualifiedName: string;
   groupId: string;
@@ -23,39 +36,79 @@ export interface ServedFeature {
 
 export interface RegistrySnapshot {
   features: ServedFeature[];
+  /** The current version of each feature. */
   byQualifiedName: Map<string, ServedFeature>;
   byBareName: Map<string, ServedFeature[]>;
+  /** Every version: "group.feature@vN". */
+  byVersion: Map<string, ServedFeature>;
 }
 
+type VersionDefinition = Pick<
+  ServedFeature,
+  "dataType" | "embeddingDimension" | "validationRules" | "transformationSql"
+>;
+
+interface LoadedFeature extends Omit<ServedFeature, "version" | "field" | keyof VersionDefinition> {
+  /** Each version's definition, by version number. */
+  versions: Record<string, VersionDefinition>;
+}
+
+/** Every version of every active feature, each as its own ServedFeature. */
 export async function loadRegistryFeatures(db: DatabaseHandle, tenantId: string): Promise<ServedFeature[]> {
   const [rows] = await tenantRows(db, tenantId, [
     sql`SELECT jsonb_build_object(
           'id', d.id, 'name', d.name, 'qualifiedName', g.name || '.' || d.name,
           'groupId', g.id, 'groupName', g.name, 'entityType', g.entity_type, 'ttlSeconds', g.ttl_seconds,
           'onlineEnabled', g.online_enabled, 'offlineEnabled', g.offline_enabled,
-          'dataType', d.data_type, 'embeddingDimension', d.embedding_dimension,
-          'validationRules', d.validation_rules) AS feature
+          'currentVersion', d.current_version,
+          'stagedVersion', CASE WHEN d.version > d.current_version THEN d.version END,
+          'versions', COALESCE((
+            SELECT jsonb_object_agg(v.version, jsonb_build_object(
+                     'dataType', v.definition_snapshot->'dataType',
+                     'embeddingDimension', v.definition_snapshot->'embeddingDimension',
+                     'validationRules', v.definition_snapshot->'validationRules',
+                     'transformationSql', v.definition_snapshot->'transformationSql'))
+            FROM ai_feature_versions v WHERE v.feature_id = d.id
+          ), '{}') || jsonb_build_object(d.version::text, jsonb_build_object(
+                 'dataType', d.data_type, 'embeddingDimension', d.embedding_dimension,
+                 'validationRules', d.validation_rules, 'transformationSql', d.transformation_sql))) AS feature
         FROM ai_feature_definitions d JOIN ai_feature_groups g ON g.id = d.group_id
         WHERE d.status <> 'archived' AND g.status <> 'archived'
         ORDER BY g.name, d.name`,
   ]);
-  return rows!.map((r) => r.feature as ServedFeature);
+  const served: ServedFeature[] = [];
+  for (const row of rows!) {
+    const { versions, ...feature } = row.feature as LoadedFeature;
+    for (const [version, definition] of Object.entries(versions)) {
+      served.push({ ...feature, ...definition, version: Number(version), field: `${feature.id}@${version}` });
+    }
+  }
+  return served;
 }
 
 export function indexRegistry(features: ServedFeature[]): RegistrySnapshot {
   const byQualifiedName = new Map<string, ServedFeature>();
   const byBareName = new Map<string, ServedFeature[]>();
+  const byVersion = new Map<string, ServedFeature>();
   for (const f of features) {
+    byVersion.set(`${f.qualifiedName}@v${f.version}`, f);
+    if (f.version !== f.currentVersion) continue;
     byQualifiedName.set(f.qualifiedName, f);
     byBareName.set(f.name, [...(byBareName.get(f.name) ?? []), f]);
   }
-  return { features, byQualifiedName, byBareName };
+  return { features, byQualifiedName, byBareName, byVersion };
+}
+
+/** `name@vN` → the name and N; a name without a version → the name and null. */
+export function splitVersion(name: string): { base: string; version: number | null } {
+  const match = /^(.+)@v([1-9][0-9]{0,8})$/.exec(name);
+  return match ? { base: match[1]!, version: Number(match[2]) } : { base: name, version: null };
 }
 
 /**
  * Maps each requested name ("group.feature", or a bare name when exactly one feature of
- * that entity type has it) to its feature. Every unknown or ambiguous name is reported at
- * once: 400 UNKNOWN_FEATURE.
+ * that entity type has it, either with "@vN" for version N) to its feature version. Every
+ * unknown or ambiguous name, or missing version, is reported at once: 400 UNKNOWN_FEATURE.
  */
 export function resolveFeatureNames(
   snapshot: RegistrySnapshot,
@@ -66,11 +119,12 @@ export function resolveFeatureNames(
   const problems: { feature: string; message: string }[] = [];
   for (const name of names) {
     if (resolved.has(name)) continue;
+    const { base, version } = splitVersion(name);
     let feature: ServedFeature | undefined;
-    if (name.includes(".")) {
-      feature = snapshot.byQualifiedName.get(name);
+    if (base.includes(".")) {
+      feature = snapshot.byQualifiedName.get(base);
     } else {
-      const candidates = (snapshot.byBareName.get(name) ?? []).filter(
+      const candidates = (snapshot.byBareName.get(base) ?? []).filter(
         (f) => !entityType || f.entityType === entityType,
       );
       if (candidates.length > 1) {
@@ -89,6 +143,14 @@ export function resolveFeatureNames(
     if (entityType && feature.entityType !== entityType) {
       problems.push({ feature: name, message: `belongs to ${feature.entityType} entities, not ${entityType}` });
       continue;
+    }
+    if (version !== null && version !== feature.version) {
+      const versioned = snapshot.byVersion.get(`${feature.qualifiedName}@v${version}`);
+      if (!versioned) {
+        problems.push({ feature: name, message: `${feature.qualifiedName} has no version ${version}` });
+        continue;
+      }
+      feature = versioned;
     }
     resolved.set(name, feature);
   }

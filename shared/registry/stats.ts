@@ -4,8 +4,19 @@ import { sql } from "drizzle-orm";
 import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
 
 /** Computes the stats of a feature's offline values with event time in [from, to] and stores them. */
-export async function computeFeatureStats(ctx: TenantContext, featureId: string, from: Date, to: Date) {
-  const range = sql`v.feature_id = ${featureId} AND v.event_timestamp >= ${from.toISOString()} AND v.event_timestamp <= ${to.toISOString()}`;
+/** Stats of one feature version's values in [from, to]: of restatements, the latest ingestion only. */
+export async function computeFeatureStats(
+  ctx: TenantContext,
+  feature: { id: string; version: number },
+  from: Date,
+  to: Date,
+) {
+  const range = sql`v.feature_id = ${feature.id} AND v.feature_version = ${feature.version}
+    AND v.event_timestamp >= ${from.toISOString()} AND v.event_timestamp <= ${to.toISOString()}
+    AND NOT EXISTS (SELECT 1 FROM ai_feature_values later
+                    WHERE later.feature_id = v.feature_id AND later.feature_version = v.feature_version
+                      AND later.entity_type = v.entity_type AND later.entity_id = v.entity_id
+                      AND later.event_timestamp = v.event_timestamp AND later.ingest_seq > v.ingest_seq)`;
   const [summary, histogram] = await tenantRows(ctx.db, ctx.tenantId, [
     sql`SELECT count(*)::int AS count,
                count(*) FILTER (WHERE jsonb_typeof(v.value) = 'null')::int AS nulls,
@@ -48,8 +59,7 @@ export async function computeFeatureStats(ctx: TenantContext, featureId: string,
   };
   await tenantRows(ctx.db, ctx.tenantId, [
     sql`UPDATE ai_feature_versions v SET stats = ${JSON.stringify(stats)}::jsonb
-        FROM ai_feature_definitions d
-        WHERE d.id = ${featureId} AND v.feature_id = d.id AND v.version = d.version`,
+        WHERE v.feature_id = ${feature.id} AND v.version = ${feature.version}`,
   ]);
   return stats;
 }

@@ -1,7 +1,9 @@
-// Runs one claimed materialization job for its tenant, in units of (window, feature), and
-// stops early (keeping a checkpoint) when the invocation's budget is spent, the job is
-// cancelled, or its lease was taken over. Resuming writes nothing twice: offline rows are
-// unique per (feature, entity, event time) and online writes are newest-wins.
+// Runs one claimed materialization job for its tenant, in units of (window, feature
+// version), and stops early (keeping a checkpoint) when the invocation's budget is spent, the
+// job is cancelled, or its lease was taken over. A job writes each feature's current version
+// and, when it has one, its staged version (or only the version `feature_version` names).
+// Resuming writes nothing twice: a value written again as stored is a no-op (counted as
+// unchanged), a different one a restatement, and online writes are newest-wins.
 import { sql } from "drizzle-orm";
 import { pgError } from "#shared/db/pg-errors.ts";
 import { type TenantContext, tenantContextFor, tenantRows } from "#shared/db/tenant.ts";
@@ -22,11 +24,14 @@ export interface ClaimedJob {
   checkpoint: Checkpoint | null;
   started_at: string;
   rows_processed: string | number;
+  rows_unchanged: string | number;
   rows_failed: string | number;
+  feature_version: number | null;
 }
 
 interface Checkpoint {
-  featureIds: string[];
+  /** The feature versions the job writes (`<id>@<version>`), fixed when it starts. */
+  fields: string[];
   nextUnit: number;
 }
 
@@ -64,18 +69,22 @@ export async function runJob(env: Env, job: ClaimedJob, limits: RunLimits): Prom
   const started = Date.now();
   const registry = await loadRegistryFeatures(ctx.db, ctx.tenantId);
   const [definitions] = await tenantRows(ctx.db, ctx.tenantId, [
-    sql`SELECT id, transformation_sql FROM ai_feature_definitions
-        WHERE group_id = ${job.feature_group_id} AND status = 'active' AND transformation_sql IS NOT NULL
+    sql`SELECT id FROM ai_feature_definitions
+        WHERE group_id = ${job.feature_group_id} AND status = 'active'
         ORDER BY name`,
   ]);
-  const sqlById = new Map(definitions!.map((d) => [d.id as string, d.transformation_sql as string]));
-  const checkpoint: Checkpoint = job.checkpoint ?? { featureIds: [...sqlById.keys()], nextUnit: 0 };
-  const features = checkpoint.featureIds
-    .map((id) => registry.find((f) => f.id === id))
-    .filter((f): f is ServedFeature => f !== undefined && sqlById.has(f.id));
+  const inGroup = new Set(definitions!.map((d) => d.id as string));
+  const byField = new Map(registry.map((f) => [f.field, f]));
+  const checkpoint: Checkpoint = job.checkpoint?.fields
+    ? job.checkpoint
+    : { fields: versionsToWrite(registry, inGroup, job.feature_version), nextUnit: job.checkpoint?.nextUnit ?? 0 };
+  const features = checkpoint.fields
+    .map((field) => byField.get(field))
+    .filter((f): f is ServedFeature => f?.transformationSql != null);
   const windows = jobWindows(job, limits.backfillStepSeconds);
-  const totalUnits = windows.length * checkpoint.featureIds.length;
+  const totalUnits = windows.length * checkpoint.fields.length;
   let processed = Number(job.rows_processed);
+  let unchanged = Number(job.rows_unchanged);
   let failed = Number(job.rows_failed);
   const samples: { feature: string; entityId: string; reason: string }[] = [];
 
@@ -85,7 +94,7 @@ export async function runJob(env: Env, job: ClaimedJob, limits: RunLimits): Prom
       sql`UPDATE ai_feature_materialization_jobs SET
             checkpoint = ${JSON.stringify(checkpoint)}::jsonb,
             progress = ${totalUnits === 0 ? 100 : Math.min(100, Math.round((checkpoint.nextUnit / totalUnits) * 10000) / 100)},
-            rows_processed = ${processed}, rows_failed = ${failed},
+            rows_processed = ${processed}, rows_unchanged = ${unchanged}, rows_failed = ${failed},
             failure_samples = COALESCE((SELECT jsonb_agg(s) FROM (
               SELECT s FROM jsonb_array_elements(failure_samples || ${JSON.stringify(samples)}::jsonb) AS s LIMIT ${maxFailureSamples}) AS kept), '[]'),
             lease_expires_at = ${fields.done ? null : sql`now() + make_interval(secs => ${limits.leaseSeconds})`},
@@ -107,17 +116,19 @@ export async function runJob(env: Env, job: ClaimedJob, limits: RunLimits): Prom
         // Out of budget: hand the job back (lease ends now) so the next invocation resumes it.
         const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
           sql`UPDATE ai_feature_materialization_jobs SET checkpoint = ${JSON.stringify(checkpoint)}::jsonb,
-                rows_processed = ${processed}, rows_failed = ${failed}, lease_expires_at = now()
+                rows_processed = ${processed}, rows_unchanged = ${unchanged}, rows_failed = ${failed},
+                lease_expires_at = now()
               WHERE id = ${job.id} AND lease_owner = ${limits.workerId} AND status = 'running' RETURNING id`,
         ]);
         return rows!.length ? "paused" : "lost";
       }
-      const window = windows[Math.floor(checkpoint.nextUnit / checkpoint.featureIds.length)]!;
-      const featureId = checkpoint.featureIds[checkpoint.nextUnit % checkpoint.featureIds.length]!;
-      const feature = features.find((f) => f.id === featureId);
+      const window = windows[Math.floor(checkpoint.nextUnit / checkpoint.fields.length)]!;
+      const field = checkpoint.fields[checkpoint.nextUnit % checkpoint.fields.length]!;
+      const feature = features.find((f) => f.field === field);
       if (feature) {
-        const outcome = await materializeUnit(ctx, feature, sqlById.get(featureId)!, window, limits.statementTimeoutMs);
+        const outcome = await materializeUnit(ctx, feature, window, limits.statementTimeoutMs);
         processed += outcome.written;
+        unchanged += outcome.unchanged;
         failed += outcome.failures.length;
         for (const f of outcome.failures) if (samples.length < maxFailureSamples) samples.push(f);
       }
@@ -128,7 +139,7 @@ export async function runJob(env: Env, job: ClaimedJob, limits: RunLimits): Prom
       }
     }
     for (const feature of features) {
-      await computeFeatureStats(ctx, feature.id, windows[0]!.end, windows.at(-1)!.end);
+      await computeFeatureStats(ctx, feature, windows[0]!.end, windows.at(-1)!.end);
     }
     return (await saveProgress({ status: "completed", done: true })) ? "completed" : "lost";
   } catch (error) {
@@ -147,15 +158,27 @@ async function currentStatus(ctx: TenantContext, jobId: string): Promise<string 
   return (rows![0]?.status as string | undefined) ?? null;
 }
 
-/** One feature for one window: run its SQL in the sandbox, check each value, write the valid ones. */
+/**
+ * The feature versions a job over a group writes: each feature's current version and its
+ * staged one, or only version `only` of the features that have it; those with SQL.
+ */
+function versionsToWrite(registry: ServedFeature[], inGroup: Set<string>, only: number | null): string[] {
+  return registry
+    .filter((f) => inGroup.has(f.id) && f.transformationSql)
+    .filter((f) =>
+      only === null ? f.version === f.currentVersion || f.version === f.stagedVersion : f.version === only,
+    )
+    .map((f) => f.field);
+}
+
+/** One feature version for one window: run its SQL in the sandbox, check each value, write the valid ones. */
 async function materializeUnit(
   ctx: TenantContext,
   feature: ServedFeature,
-  sqlText: string,
   window: { start: Date; end: Date },
   statementTimeoutMs: number,
 ) {
-  const rows = await runTransformation(ctx.db, ctx.tenantId, sqlText, window, statementTimeoutMs);
+  const rows = await runTransformation(ctx.db, ctx.tenantId, feature.transformationSql!, window, statementTimeoutMs);
   const writes: FeatureWrite[] = [];
   const failures: { feature: string; entityId: string; reason: string }[] = [];
   for (const row of rows) {
@@ -177,6 +200,14 @@ async function materializeUnit(
       });
     }
   }
-  for (let i = 0; i < writes.length; i += writeChunk) await writeFeatureValues(ctx, writes.slice(i, i + writeChunk));
-  return { written: writes.length, failures };
+  let written = 0;
+  let unchanged = 0;
+  for (let i = 0; i < writes.length; i += writeChunk) {
+    const chunk = writes.slice(i, i + writeChunk);
+    const stored = await writeFeatureValues(ctx, chunk);
+    // Without an offline store there is no history to compare with: every value is written.
+    written += feature.offlineEnabled || feature.dataType === "embedding" ? stored.offlineInserted : chunk.length;
+    unchanged += stored.unchanged;
+  }
+  return { written, unchanged, failures };
 }

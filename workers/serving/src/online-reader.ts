@@ -71,7 +71,7 @@ function planRead(
     request: {
       tenantId: ctx.tenantId,
       entityIds,
-      groups: groups.map((features) => ({ groupId: features[0]!.groupId, fields: features.map((f) => f.id) })),
+      groups: groups.map((features) => ({ groupId: features[0]!.groupId, fields: features.map((f) => f.field) })),
     },
   };
 }
@@ -137,20 +137,21 @@ export async function readOnlineFeatures(
     const fromPostgres = await readLatestValues(
       ctx,
       request.entityType,
-      missing.map((m) => ({ featureId: m.feature.id, entityId: m.entityId })),
+      missing.map((m) => ({ featureId: m.feature.id, version: m.feature.version, entityId: m.entityId })),
     );
     postgresRoundTrips++;
     if (redisState === "hit") redisState = "partial";
     const fills: CellWrite[] = [];
     for (const m of missing) {
-      const cell = fromPostgres.get(latestValueKey(m.feature.id, m.entityId));
+      const cell = fromPostgres.get(latestValueKey(m.feature.id, m.feature.version, m.entityId));
       if (!cell) continue;
       cells[m.hash]![m.field] = cell;
       fills.push({
         groupId: m.feature.groupId,
         entityId: m.entityId,
-        featureId: m.feature.id,
+        field: m.feature.field,
         eventMs: cell.eventMs,
+        seq: cell.seq,
         value: cell.value,
         expiresAtMs: m.feature.ttlSeconds === null ? null : cell.eventMs + m.feature.ttlSeconds * 1000,
       });

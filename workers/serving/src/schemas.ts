@@ -84,7 +84,14 @@ export const pushResponse = z
         reasons: z.array(z.object({ feature: z.string().nullable(), reason: z.string() })),
       }),
     ),
-    offlineInserted: z.number().int(),
+    offlineInserted: z.number().int().openapi({ description: "Values stored offline: new ones and restatements" }),
+    restated: z
+      .number()
+      .int()
+      .openapi({
+        description: "Values that replaced a different value of the same feature version, entity and event time",
+      }),
+    unchanged: z.number().int().openapi({ description: "Values sent again as stored: nothing written" }),
     onlineUpdated: z.number().int(),
     cache: z.enum(["written", "unavailable", "disabled"]),
   })

@@ -14,6 +14,7 @@ import {
   getVersion,
   listFeatures,
   listVersions,
+  promoteVersion,
   updateFeature,
 } from "#shared/registry/features.ts";
 import {
@@ -144,6 +145,25 @@ export function registerFeatureRoutes(app: OpenAPIHono<AppBindings>): void {
     async (c) => {
       const { ref, version } = c.req.valid("param");
       return c.json(await getVersion(tenantContext(c), ref, version), 200);
+    },
+  );
+
+  app.openapi(
+    tenantRoute({
+      method: "post",
+      path: "/v1/admin/features/{ref}/versions/{version}/promote",
+      summary: "Make a version the one reads answer (every read switches at once)",
+      tags: ["features"],
+      scope: "registry:write",
+      request: {
+        params: z.object({ ref: refParam, version: versionNumber.openapi({ param: { name: "version", in: "path" } }) }),
+      },
+      errors: [404, 409],
+      responses: { 200: jsonResponse(featureSchema, "The feature, answering the promoted version") },
+    }),
+    async (c) => {
+      const { ref, version } = c.req.valid("param");
+      return c.json(await promoteVersion(tenantContext(c), ref, version), 200);
     },
   );
 

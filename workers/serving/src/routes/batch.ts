@@ -30,17 +30,19 @@ export function registerBatchRoute(app: OpenAPIHono<AppBindings>): void {
       const request = c.req.valid("json");
       const ctx = tenantContext(c);
       const { resolved } = await resolveFeatures(ctx, request.features, request.entityType);
-      // Names that resolve to the same feature (`group.f` and `f`) share its values.
-      const namesById = new Map<string, string[]>();
+      // Names that resolve to the same feature version (`group.f` and `f`) share its values.
+      const namesByField = new Map<string, string[]>();
+      const features = new Map<string, { id: string; version: number }>();
       for (const name of request.features) {
-        const id = resolved.get(name)!.id;
-        namesById.set(id, [...(namesById.get(id) ?? []), name]);
+        const feature = resolved.get(name)!;
+        namesByField.set(feature.field, [...(namesByField.get(feature.field) ?? []), name]);
+        features.set(feature.field, { id: feature.id, version: feature.version });
       }
       const after = request.cursor ? decodeCursor(request.cursor, cursorShape) : null;
       const page = await readBatchPage(ctx, {
         entityType: request.entityType,
         entityIds: request.entityIds,
-        featureIds: [...namesById.keys()],
+        features: [...features.values()],
         startTime: request.startTime,
         endTime: request.endTime,
         after: after && { entityId: after[0], eventMs: after[1] },
@@ -51,8 +53,8 @@ export function registerBatchRoute(app: OpenAPIHono<AppBindings>): void {
         {
           rows: page.rows.map((r) => {
             const features: Record<string, unknown> = {};
-            for (const [id, value] of Object.entries(r.cells)) {
-              for (const name of namesById.get(id) ?? []) features[name] = value;
+            for (const [field, value] of Object.entries(r.cells)) {
+              for (const name of namesByField.get(field) ?? []) features[name] = value;
             }
             return { entityId: r.entityId, eventTimestamp: new Date(r.eventMs).toISOString(), features };
           }),

@@ -43,6 +43,8 @@ export function registerPushRoute(app: OpenAPIHono<AppBindings>): void {
           rejected: errors.length,
           errors,
           offlineInserted: stored.offlineInserted,
+          restated: stored.restated,
+          unchanged: stored.unchanged,
           onlineUpdated: stored.onlineUpdated,
           cache: stored.cache,
         },
