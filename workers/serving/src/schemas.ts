@@ -85,12 +85,9 @@ export const pushResponse = z
       }),
     ),
     offlineInserted: z.number().int().openapi({ description: "Values stored offline: new ones and restatements" }),
-    restated: z
-      .number()
-      .int()
-      .openapi({
-        description: "Values that replaced a different value of the same feature version, entity and event time",
-      }),
+    restated: z.number().int().openapi({
+      description: "Values that replaced a different value of the same feature version, entity and event time",
+    }),
     unchanged: z.number().int().openapi({ description: "Values sent again as stored: nothing written" }),
     onlineUpdated: z.number().int(),
     cache: z.enum(["written", "unavailable", "disabled"]),

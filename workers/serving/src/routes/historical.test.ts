@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { apiClient, detailPaths, expectError } from "#harness/http.ts";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import { createTenant, ownerSql } from "#harness/stack.ts";
+import { updateFeature } from "#shared/registry/features.ts";
 import worker from "../index.ts";
 
 const api = apiClient(worker);
@@ -11,13 +12,24 @@ const merging = apiClient(worker, { PIT_MERGE_THRESHOLD: "1" });
 const MINUTE = 60_000;
 const T0 = Date.UTC(2031, 2, 1, 12, 0, 0);
 const at = (minutes: number) => new Date(T0 + minutes * MINUTE);
-/** g has a 5-minute TTL (TTL boundaries fall on whole minutes); h has none. */
-const featureNames = ["g.count", "g.score", "h.label"] as const;
-const ttlMinutes = [5, 5, null];
+/**
+ * g has a 5-minute TTL (TTL boundaries fall on whole minutes); h has none. g.count has a
+ * staged version 2 (float64): `g.count` reads version 1, `g.count@v2` version 2.
+ */
+const featureNames = ["g.count", "g.score", "h.label", "g.count@v2"] as const;
+const ttlMinutes = [5, 5, null, 5];
+/** The feature and version each name reads. */
+const slots = [
+  { feature: 0, version: 1 },
+  { feature: 1, version: 1 },
+  { feature: 2, version: 1 },
+  { feature: 0, version: 2 },
+];
 
 interface HistoryRow {
   tenant: 0 | 1;
-  feature: 0 | 1 | 2;
+  /** A slot of featureNames: 3 is version 2 of feature 0. */
+  feature: 0 | 1 | 2 | 3;
   entity: number;
   eventMinute: number;
   /** Ingested this many minutes after the event: rows that arrive late. */
@@ -40,31 +52,47 @@ async function tenantWithFeatures() {
     },
     { name: "h", entityType: "user", features: [{ name: "label", dataType: "string" }] },
   ]);
-  return { tenantId, ids: featureNames.map((n) => features.get(n)!.id) };
+  await updateFeature(ctx, "g.count", { dataType: "float64", promote: false });
+  return { tenantId, ids: ["g.count", "g.score", "h.label"].map((n) => features.get(n)!.id) };
 }
 
 function storedValue(feature: number, value: number): unknown {
-  return feature === 0 ? value : feature === 1 ? value / 4 : `label,"${value}"`;
+  return feature === 0 ? value : feature === 1 ? value / 4 : feature === 2 ? `label,"${value}"` : value / 2;
+}
+
+/**
+ * History in ingestion order (created_at, then the order given): the store numbers rows as
+ * they are inserted, and a later ingestion of the same event time is a restatement.
+ */
+function ingestionOrder(history: HistoryRow[]): HistoryRow[] {
+  return history
+    .map((h, i) => ({ h, i }))
+    .sort((a, b) => a.h.eventMinute + a.h.lateBy - (b.h.eventMinute + b.h.lateBy) || a.i - b.i)
+    .map((x) => x.h);
 }
 
 async function insertHistory(tenants: { tenantId: string; ids: string[] }[], history: HistoryRow[]) {
-  const rows = history.map((h) => ({
+  const rows = ingestionOrder(history).map((h, ord) => ({
+    ord,
     tenant_id: tenants[h.tenant]!.tenantId,
-    feature_id: tenants[h.tenant]!.ids[h.feature],
+    feature_id: tenants[h.tenant]!.ids[slots[h.feature]!.feature],
+    feature_version: slots[h.feature]!.version,
     entity_id: `u${h.entity}`,
     value: storedValue(h.feature, h.value),
     event_timestamp: at(h.eventMinute).toISOString(),
     created_at: at(h.eventMinute + h.lateBy).toISOString(),
   }));
   const owner = ownerSql();
-  await owner`INSERT INTO ai_feature_values (tenant_id, feature_id, entity_type, entity_id, value, value_type, event_timestamp, created_at)
-              SELECT tenant_id, feature_id, 'user', entity_id, value, 'scalar', event_timestamp, created_at
-              FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-                AS r(tenant_id uuid, feature_id uuid, entity_id text, value jsonb, event_timestamp timestamptz, created_at timestamptz)`;
+  await owner`INSERT INTO ai_feature_values (tenant_id, feature_id, feature_version, entity_type, entity_id, value, value_type, event_timestamp, created_at)
+              SELECT tenant_id, feature_id, feature_version, 'user', entity_id, value, 'scalar', event_timestamp, created_at
+              FROM (SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+                AS r(ord int, tenant_id uuid, feature_id uuid, feature_version int, entity_id text, value jsonb,
+                     event_timestamp timestamptz, created_at timestamptz) ORDER BY ord) AS ordered`;
 }
 
 /** The answer, written plainly: scan every row of the history. */
 function reference(history: HistoryRow[], pairs: { entity: number; minute: number }[], asOfIngestion: boolean) {
+  const ingested = ingestionOrder(history);
   return pairs.map((p) => {
     const row = {
       entityId: `u${p.entity}`,
@@ -74,13 +102,13 @@ function reference(history: HistoryRow[], pairs: { entity: number; minute: numbe
       statuses: {} as Record<string, string>,
     };
     featureNames.forEach((name, f) => {
+      // The newest event time, and of its restatements the latest ingested (by then).
       let best: HistoryRow | null = null;
-      for (const h of history) {
+      for (const h of ingested) {
         if (h.tenant !== 0 || h.feature !== f || h.entity !== p.entity) continue;
         if (h.eventMinute > p.minute) continue;
         if (asOfIngestion && h.eventMinute + h.lateBy > p.minute) continue;
-        if (!best || h.eventMinute > best.eventMinute || (h.eventMinute === best.eventMinute && h.lateBy > best.lateBy))
-          best = h;
+        if (!best || h.eventMinute >= best.eventMinute) best = h;
       }
       const ttl = ttlMinutes[f];
       const expired = best !== null && ttl !== null && p.minute - best.eventMinute > ttl!;
@@ -124,7 +152,7 @@ const historyArbitrary = fc
   .array(
     fc.record({
       tenant: fc.constantFrom(0 as const, 1 as const),
-      feature: fc.constantFrom(0 as const, 1 as const, 2 as const),
+      feature: fc.constantFrom(0 as const, 1 as const, 2 as const, 3 as const),
       entity: fc.integer({ min: 0, max: 3 }),
       eventMinute: fc.integer({ min: 0, max: 30 }),
       lateBy: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 20 })),
@@ -132,16 +160,22 @@ const historyArbitrary = fc
     }),
     { maxLength: 60 },
   )
-  // One row per (tenant, feature, entity, event time), as the store keeps it.
-  .map((rows) => {
-    const seen = new Set<string>();
-    return rows.filter((r) => {
-      const key = `${r.tenant}/${r.feature}/${r.entity}/${r.eventMinute}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    });
-  });
+  // Restatements: some rows are written again for the same event time, later, with another value.
+  .chain((rows) =>
+    fc
+      .array(
+        fc.record({
+          of: fc.nat({ max: Math.max(0, rows.length - 1) }),
+          later: fc.integer({ min: 0, max: 15 }),
+          value: fc.integer({ min: -1000, max: 1000 }),
+        }),
+        { maxLength: rows.length ? 15 : 0 },
+      )
+      .map((restatements) => [
+        ...rows,
+        ...restatements.map((r) => ({ ...rows[r.of]!, lateBy: rows[r.of]!.lateBy + r.later, value: r.value })),
+      ]),
+  );
 
 const pairsArbitrary = fc.array(
   fc.record({ entity: fc.integer({ min: 0, max: 4 }), minute: fc.integer({ min: -2, max: 45 }) }),
@@ -152,7 +186,7 @@ const pairsArbitrary = fc.array(
 );
 
 describe("historical: point-in-time correctness", () => {
-  it("matches a brute-force reference, row for row, in JSON, NDJSON and CSV", async () => {
+  it("matches a brute-force reference, row for row, in JSON, NDJSON and CSV (restatements, late rows, versions)", async () => {
     await fc.assert(
       fc.asyncProperty(
         historyArbitrary,
@@ -216,6 +250,37 @@ describe("historical: point-in-time correctness", () => {
       { numRuns: 20, seed: 20261125 },
     );
   });
+
+  it.each([
+    ["probing", api],
+    ["sort-merge", merging],
+  ])(
+    "answers the latest restatement of an event time, and what was known then with asOfIngestion (%s)",
+    async (_label, client) => {
+      const t = await tenantWithFeatures();
+      await insertHistory(
+        [t, t],
+        [
+          { tenant: 0, feature: 0, entity: 0, eventMinute: 5, lateBy: 0, value: 1 },
+          { tenant: 0, feature: 0, entity: 0, eventMinute: 5, lateBy: 3, value: 7 },
+          { tenant: 0, feature: 0, entity: 0, eventMinute: 5, lateBy: 4, value: 8 },
+          { tenant: 0, feature: 3, entity: 0, eventMinute: 5, lateBy: 0, value: 10 },
+        ],
+      );
+      const ask = (asOfIngestion: boolean) =>
+        client.as(t.tenantId, ["features:read"]).post("/v1/features/historical", {
+          entityType: "user",
+          entityTimestampPairs: [5, 6, 8, 9].map((m) => ({ entityId: "u0", timestamp: at(m).toISOString() })),
+          features: ["g.count", "g.count@v2"],
+          asOfIngestion,
+        });
+      const now = await ask(false);
+      expect(now.body.rows.map((row: any) => row.features["g.count"])).toEqual([8, 8, 8, 8]);
+      expect(now.body.rows.map((row: any) => row.features["g.count@v2"])).toEqual([5, 5, 5, 5]);
+      const then = await ask(true);
+      expect(then.body.rows.map((row: any) => row.features["g.count"])).toEqual([1, 1, 7, 8]);
+    },
+  );
 
   it.each([
     ["probing", api],
