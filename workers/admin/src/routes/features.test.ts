@@ -289,6 +289,73 @@ describe("features: definition checks and bad input", () => {
   });
 });
 
+describe("features: staged versions and promotion", () => {
+  async function featureWithStagedVersion() {
+    const { t, groupId } = await tenantWithGroup();
+    await t.post(`/v1/admin/groups/${groupId}/features`, {
+      name: "score",
+      displayName: "Score",
+      dataType: "int64",
+      sourceType: "stream",
+    });
+    const staged = await t.patch("/v1/admin/features/user.score", { dataType: "float64", promote: false });
+    return { t, staged };
+  }
+
+  it("stages a new version with promote: false and promotes it, or an older one back", async () => {
+    const { t, staged } = await featureWithStagedVersion();
+    expect(staged.status).toBe(200);
+    expect(staged.body).toMatchObject({ version: 2, currentVersion: 1, stagedVersion: 2, dataType: "float64" });
+    const versions = await t.get("/v1/admin/features/user.score/versions");
+    expect(versions.body.items.map((v: any) => v.version)).toEqual([2, 1]);
+    // A cosmetic change keeps the staging as it is.
+    const renamed = await t.patch("/v1/admin/features/user.score", { displayName: "Score (float)" });
+    expect(renamed.body).toMatchObject({ version: 2, currentVersion: 1, stagedVersion: 2 });
+
+    const promoted = await t.post("/v1/admin/features/user.score/versions/2/promote");
+    expect(promoted.status).toBe(200);
+    expect(promoted.body).toMatchObject({ version: 2, currentVersion: 2, stagedVersion: null });
+    expect((await t.get("/v1/admin/features/user.score")).body.currentVersion).toBe(2);
+    // Promoting the current version again changes nothing; an older one comes back (a roll-back).
+    expect((await t.post("/v1/admin/features/user.score/versions/2/promote")).body.currentVersion).toBe(2);
+    const back = await t.post("/v1/admin/features/user.score/versions/1/promote");
+    expect(back.body).toMatchObject({ version: 2, currentVersion: 1, stagedVersion: 2 });
+  });
+
+  it("makes a new version current at once by default", async () => {
+    const { t } = await featureWithStagedVersion();
+    const v3 = await t.patch("/v1/admin/features/user.score", { dataType: "string" });
+    expect(v3.body).toMatchObject({ version: 3, currentVersion: 3, stagedVersion: null });
+  });
+
+  it("answers 404 for a version that does not exist and 400 for one that cannot", async () => {
+    const { t } = await featureWithStagedVersion();
+    expectError(await t.post("/v1/admin/features/user.score/versions/3/promote"), 404, "NOT_FOUND");
+    const zero = expectError(
+      await t.post("/v1/admin/features/user.score/versions/0/promote"),
+      400,
+      "VALIDATION_FAILED",
+    );
+    expect(zero.map((d: any) => d.path)).toEqual(["version"]);
+    expectError(await t.post("/v1/admin/features/user.nope/versions/1/promote"), 404, "NOT_FOUND");
+    expectError(await t.patch("/v1/admin/features/user.score", { promote: false }), 400, "VALIDATION_FAILED");
+  });
+
+  it("needs registry:write, and hides another tenant's feature behind 404", async () => {
+    const { t } = await featureWithStagedVersion();
+    expectError(
+      await api.call("/v1/admin/features/user.score/versions/2/promote", { method: "POST" }),
+      401,
+      "UNAUTHORIZED",
+    );
+    const reader = api.as(t.tenantId, ["registry:read"]);
+    expectError(await reader.post("/v1/admin/features/user.score/versions/2/promote"), 403, "FORBIDDEN");
+    const intruder = newTenant();
+    expectError(await intruder.post("/v1/admin/features/user.score/versions/2/promote"), 404, "NOT_FOUND");
+    expect((await t.get("/v1/admin/features/user.score")).body.currentVersion).toBe(1);
+  });
+});
+
 describe("features: security", () => {
   it("hides another tenant's features, versions and groups behind 404", async () => {
     const { t: owner, groupId } = await tenantWithGroup();
