@@ -3,12 +3,13 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { apiClient } from "#harness/http.ts";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
-import { appDatabase, createTenant } from "#harness/stack.ts";
+import { appDatabase, createTenant, ownerSql } from "#harness/stack.ts";
 import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import { runTransformation } from "#shared/features/transformation.ts";
 import { checkValue, fromTransformation } from "#shared/features/values.ts";
 import { createJob } from "#shared/jobs/jobs.ts";
 import { bootstrapTenant } from "#shared/registry/bootstrap.ts";
+import { getFeature, updateFeature } from "#shared/registry/features.ts";
 import { findGroup } from "#shared/registry/groups.ts";
 import { TISTIS_GROUPS } from "#shared/registry/tistis-features.ts";
 import { generateConversations, insertConversations } from "../../../test/helpers/conversations.ts";
@@ -325,5 +326,94 @@ describe("claims and leases", () => {
     const again = await runMaterialization(ctx.env, { tenants: [ctx.tenantId] });
     expect(again.outcomes).toEqual({});
     expect((await jobs(ctx))[0]!.status).toBe("cancelled");
+  });
+});
+
+describe("restatements and versions in jobs", () => {
+  /** Each feature version's latest value per entity (of restatements, the last ingested). */
+  async function latestValues(ctx: TenantContext, featureId: string, version: number) {
+    const [rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+      sql`SELECT DISTINCT ON (entity_id) entity_id, value FROM ai_feature_values
+          WHERE feature_id = ${featureId} AND feature_version = ${version}
+          ORDER BY entity_id, event_timestamp DESC, ingest_seq DESC`,
+    ]);
+    return new Map(rows!.map((r) => [r.entity_id as string, r.value]));
+  }
+
+  async function runJob(ctx: TenantContext, groupId: string, start: Date, end: Date, featureVersion?: number) {
+    const job = await createJob(ctx, {
+      featureGroupId: groupId,
+      jobType: "full",
+      startTime: start.toISOString(),
+      endTime: end.toISOString(),
+      ...(featureVersion ? { featureVersion } : {}),
+    });
+    await runScheduled(cronTriggers.materialize, [ctx.tenantId]);
+    const [rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+      sql`SELECT status, rows_processed::int AS processed, rows_unchanged::int AS unchanged, rows_failed::int AS failed
+          FROM ai_feature_materialization_jobs WHERE id = ${job.id}`,
+    ]);
+    return rows![0]!;
+  }
+
+  it("re-runs a backfill: unchanged values are counted apart, changed sources restate, a fixed transformation writes a new version", async () => {
+    const { ctx } = await tistisTenant(3);
+    const group = (await findGroup(ctx, "user"))!;
+    const start = new Date(Date.now() - 30 * DAY);
+    const end = new Date();
+    const countFeature = (await getFeature(ctx, "user.conversation_count")).id;
+
+    const first = await runJob(ctx, group.id, start, end);
+    expect(first.status).toBe("completed");
+    expect(first.unchanged).toBe(0);
+    const v1 = await latestValues(ctx, countFeature, 1);
+    expect(v1.size).toBeGreaterThan(0);
+
+    // The same window again: every value is computed as stored; nothing is written, nothing dropped.
+    const again = await runJob(ctx, group.id, start, end);
+    expect(again).toMatchObject({ status: "completed", processed: 0, unchanged: first.processed, failed: 0 });
+
+    // The sources change (a conversation of the busiest user goes): that user's values are restated.
+    const [userId] = [...v1.entries()].sort((a, b) => Number(b[1]) - Number(a[1]))[0]!;
+    await ownerSql()`DELETE FROM ai_conversations WHERE id = (
+      SELECT id FROM ai_conversations WHERE tenant_id = ${ctx.tenantId} AND user_id = ${userId}::uuid
+      AND created_at >= ${start.toISOString()} ORDER BY created_at LIMIT 1)`;
+    const restated = await runJob(ctx, group.id, start, end);
+    expect(restated.status).toBe("completed");
+    expect(restated.processed).toBeGreaterThanOrEqual(1);
+    expect((restated.processed as number) + (restated.unchanged as number)).toBe(first.processed);
+    const computed = first.processed as number;
+    const afterRestatement = await latestValues(ctx, countFeature, 1);
+    expect(afterRestatement.get(userId!)).toBe(Number(v1.get(userId!)) - 1);
+
+    // A fixed transformation is version 2: the backfill writes it; `@v1` keeps answering the old values.
+    const fixed = await updateFeature(ctx, "user.conversation_count", {
+      transformationSql: TISTIS_GROUPS[1]!.features[0]!.transformationSql!.replace(
+        "COUNT(*) AS value",
+        "COUNT(*) * 10 AS value",
+      ),
+    });
+    expect(fixed.currentVersion).toBe(2);
+    const backfill = await runJob(ctx, group.id, start, end);
+    expect(backfill).toMatchObject({ status: "completed", processed: afterRestatement.size, failed: 0 });
+    expect((backfill.processed as number) + (backfill.unchanged as number)).toBe(computed);
+    const v2 = await latestValues(ctx, countFeature, 2);
+    expect([...v2.entries()]).toEqual([...afterRestatement.entries()].map(([e, n]) => [e, Number(n) * 10]));
+
+    const read = await apiClient(serving)
+      .as(ctx.tenantId, ["features:read"])
+      .post("/v1/features/online", {
+        entityType: "user",
+        entityId: userId,
+        features: ["user.conversation_count", "user.conversation_count@v1"],
+      });
+    expect(read.body.features).toEqual({
+      "user.conversation_count": Number(afterRestatement.get(userId!)) * 10,
+      "user.conversation_count@v1": afterRestatement.get(userId!),
+    });
+
+    // featureVersion narrows a job to that version: only version 1 is computed again.
+    const onlyV1 = await runJob(ctx, group.id, start, end, 1);
+    expect(onlyV1).toMatchObject({ status: "completed", processed: 0, unchanged: computed });
   });
 });
