@@ -141,7 +141,8 @@ async function measureAll(
       dataType: "float64",
       sourceType: "stream",
     });
-    fieldIds.push(feature.id);
+    // The online store's field of the feature's version, as the product reads it.
+    fieldIds.push(`${feature.id}@${feature.currentVersion}`);
   }
   const ids = Array.from({ length: entityCount }, (_, i) => `user-${i}`);
   const now = new Date().toISOString();

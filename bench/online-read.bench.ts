@@ -34,7 +34,11 @@ it("online read: 1 x 10 and 100 x 10, p50/p99 against a raw pipelined Redis read
   const token = await signToken({ tenantId: ctx.tenantId, scopes: ["features:read"], expiresIn: 3600 });
   const redis = connectRedis(testEnv())!;
   const groupId = groups.get("g")!.id;
-  const fieldIds = names.map((n) => features.get(`g.${n}`)!.id);
+  // The online store's fields: one per feature version (`<id>@<version>`), as the product reads them.
+  const fieldIds = names.map((n) => {
+    const feature = features.get(`g.${n}`)!;
+    return `${feature.id}@${feature.currentVersion}`;
+  });
   const noop = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
 
   for (const entities of [1, 100]) {
