@@ -18,33 +18,37 @@ export async function computeFeatureStats(
     WHERE v.feature_id = ${feature.id} AND v.feature_version = ${feature.version}
       AND v.event_timestamp >= ${from.toISOString()} AND v.event_timestamp <= ${to.toISOString()}
     ORDER BY v.entity_type, v.entity_id, v.event_timestamp, v.ingest_seq DESC) AS v`;
-  const [summary, histogram] = await tenantRows(ctx.db, ctx.tenantId, [
-    sql`SELECT count(*)::int AS count,
-               count(*) FILTER (WHERE jsonb_typeof(v.value) = 'null')::int AS nulls,
-               count(DISTINCT v.value)::int AS unique_count,
-               avg((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS mean,
-               stddev_pop((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS std,
-               min((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS min,
-               max((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS max
-        FROM ${latest}`,
-    // Numbers: 10 equal-width buckets labelled by their lower bound. Anything else: the 20
-    // most common values. The bounds are scalar subqueries (InitPlans, computed once): as a
-    // joined CTE a fresh partition's missing statistics made the planner rescan it per row.
+  // One statement, so the range is read (and sorted) once for the summary and the histogram.
+  // Numbers: 10 equal-width buckets labelled by their lower bound. Anything else: the 20 most
+  // common values. The bounds are scalar subqueries (InitPlans, computed once): as a joined
+  // CTE a fresh partition's missing statistics made the planner rescan it per row.
+  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
     sql`WITH v AS MATERIALIZED (SELECT v.value FROM ${latest}),
-             numbers AS (SELECT (value #>> '{}')::float8 AS x FROM v WHERE jsonb_typeof(value) = 'number')
-        SELECT label, n FROM (
-          SELECT round((lo + (width_bucket(x, lo, hi + 1e-9, 10) - 1) * (hi - lo) / 10)::numeric, 6)::text AS label,
-                 count(*)::int AS n, 0 AS kind
-          FROM numbers, LATERAL (SELECT (SELECT min(x) FROM numbers) AS lo, (SELECT max(x) FROM numbers) AS hi) AS b
-          GROUP BY 1
-          UNION ALL
-          SELECT * FROM (
-            SELECT v.value #>> '{}' AS label, count(*)::int AS n, 1 AS kind FROM v
-            WHERE jsonb_typeof(v.value) IN ('string', 'boolean') GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20
-          ) common
-        ) h ORDER BY kind, label`,
+             numbers AS (SELECT (value #>> '{}')::float8 AS x FROM v WHERE jsonb_typeof(value) = 'number'),
+             summary AS (
+               SELECT count(*)::int AS count,
+                      count(*) FILTER (WHERE jsonb_typeof(v.value) = 'null')::int AS nulls,
+                      count(DISTINCT v.value)::int AS unique_count,
+                      avg((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS mean,
+                      stddev_pop((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS std,
+                      min((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS min,
+                      max((v.value #>> '{}')::float8) FILTER (WHERE jsonb_typeof(v.value) = 'number') AS max
+               FROM v),
+             histogram AS (
+               SELECT round((lo + (width_bucket(x, lo, hi + 1e-9, 10) - 1) * (hi - lo) / 10)::numeric, 6)::text AS label,
+                      count(*)::int AS n, 0 AS kind
+               FROM numbers, LATERAL (SELECT (SELECT min(x) FROM numbers) AS lo, (SELECT max(x) FROM numbers) AS hi) AS b
+               GROUP BY 1
+               UNION ALL
+               SELECT * FROM (
+                 SELECT v.value #>> '{}' AS label, count(*)::int AS n, 1 AS kind FROM v
+                 WHERE jsonb_typeof(v.value) IN ('string', 'boolean') GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20
+               ) common)
+        SELECT summary.*,
+               (SELECT COALESCE(jsonb_agg(jsonb_build_array(label, n) ORDER BY kind, label), '[]') FROM histogram) AS histogram
+        FROM summary`,
   ]);
-  const s = summary![0]!;
+  const s = rows![0]!;
   const count = Number(s.count);
   const num = (x: unknown) => (x === null || x === undefined ? null : Number(x));
   const stats = {
@@ -55,7 +59,7 @@ export async function computeFeatureStats(
     max: num(s.max),
     nullRate: count ? Number(s.nulls) / count : null,
     uniqueCount: Number(s.unique_count),
-    histogram: Object.fromEntries(histogram!.map((h) => [String(h.label), Number(h.n)])),
+    histogram: Object.fromEntries((s.histogram as [string, number][]).map(([label, n]) => [String(label), Number(n)])),
     computedAt: new Date().toISOString(),
   };
   await tenantRows(ctx.db, ctx.tenantId, [
