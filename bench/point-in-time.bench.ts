@@ -63,7 +63,11 @@ async function ensureHistory() {
   return { ctx, featureIds };
 }
 
-/** Feast's offline-store shape: join every entity row with every feature row before it, rank, keep rank 1. */
+/**
+ * Feast's offline-store shape: join every entity row with every feature row before it, rank,
+ * keep rank 1. It reads the feature version asked (version 1 here), as the product does: values
+ * are versioned, and a version-blind join would mix versions into the answer.
+ */
 function feastQuery(wrapWithCount: boolean) {
   const inner = `
     WITH entity_df AS (
@@ -73,7 +77,7 @@ function feastQuery(wrapWithCount: boolean) {
              ROW_NUMBER() OVER (PARTITION BY e.ord, v.feature_id ORDER BY v.event_timestamp DESC, v.created_at DESC) AS rn
       FROM entity_df e
       JOIN ai_feature_values v ON v.entity_id = e.entity_id AND v.event_timestamp <= e.ts
-      WHERE v.feature_id = ANY ($2::uuid[]) AND v.entity_type = 'user'
+      WHERE v.feature_id = ANY ($2::uuid[]) AND v.feature_version = 1 AND v.entity_type = 'user'
     )
     SELECT ord, feature_id, value, (extract(epoch FROM event_timestamp) * 1000)::bigint AS event_ms FROM joined WHERE rn = 1`;
   return wrapWithCount ? `SELECT count(*)::int AS n FROM (${inner}) AS answer` : `${inner} ORDER BY ord, feature_id`;

@@ -12,16 +12,13 @@ export function encodeCell(eventMs: number, seq: number, value: unknown): string
   return `${eventMs}|${seq}|${JSON.stringify(value)}`;
 }
 
+/** A stored cell's event time and value (its sequence only matters to the write script). */
 export function decodeCell(cell: string | null | undefined): Cell | null {
   if (!cell) return null;
   const bar = cell.indexOf("|");
   const second = cell.indexOf("|", bar + 1);
   if (bar < 0 || second < 0) return null;
-  return {
-    eventMs: Number(cell.slice(0, bar)),
-    seq: Number(cell.slice(bar + 1, second)),
-    value: JSON.parse(cell.slice(second + 1)),
-  };
+  return { eventMs: Number(cell.slice(0, bar)), value: JSON.parse(cell.slice(second + 1)) };
 }
 
 // KEYS[1] = registry revision, KEYS[2..] = value hashes, cycling through the groups

@@ -18,8 +18,11 @@ export interface CellsRequest {
 
 export interface Cell {
   eventMs: number;
-  /** Ingestion order: at equal event times the later ingestion (a restatement) wins. */
-  seq: number;
+  /**
+   * Ingestion order: at equal event times the later ingestion (a restatement) wins. Known for
+   * cells read from Postgres (a refill writes it); the store compares it itself on writes.
+   */
+  seq?: number;
   value: unknown;
 }
 

@@ -124,13 +124,21 @@ export async function readOnlineFeatures(
   const cells: (Cell | null)[][] = new Array(hashCount);
   for (let hash = 0; hash < hashCount; hash++) {
     const features = plan.groups[hash % groupCount]!;
-    const found = cached?.[hash];
-    cells[hash] = features.map((feature, field) => {
-      const cell = found?.[field] ?? null;
-      if (cell) fromRedis++;
-      else missing.push({ hash, field, feature, entityId: request.entityIds[Math.floor(hash / groupCount)]! });
-      return cell;
-    });
+    // The store's own arrays are used as they are: the hot path allocates nothing per hash.
+    const found = cached?.[hash] ?? new Array<Cell | null>(features.length).fill(null);
+    for (let field = 0; field < features.length; field++) {
+      if (found[field]) fromRedis++;
+      else {
+        found[field] = null;
+        missing.push({
+          hash,
+          field,
+          feature: features[field]!,
+          entityId: request.entityIds[Math.floor(hash / groupCount)]!,
+        });
+      }
+    }
+    cells[hash] = found;
   }
 
   if (missing.length) {
@@ -151,7 +159,7 @@ export async function readOnlineFeatures(
         entityId: m.entityId,
         field: m.feature.field,
         eventMs: cell.eventMs,
-        seq: cell.seq,
+        seq: cell.seq!,
         value: cell.value,
         expiresAtMs: m.feature.ttlSeconds === null ? null : cell.eventMs + m.feature.ttlSeconds * 1000,
       });
