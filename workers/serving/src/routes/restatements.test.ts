@@ -99,6 +99,41 @@ describe("restatements", () => {
   });
 });
 
+describe("restated embeddings", () => {
+  it("answer the latest vector online, in search and in training sets; the same vector again is a no-op", async () => {
+    const ctx = testTenantContext();
+    await defineFeatures(ctx, [
+      { name: "msg", entityType: "message", features: [{ name: "vec", dataType: "embedding", embeddingDimension: 3 }] },
+    ]);
+    const client = api.as(ctx.tenantId, ["features:read", "features:write"]);
+    const eventTimestamp = new Date(Date.now() - HOUR).toISOString();
+    const push = (vec: number[]) =>
+      client.post("/v1/features/push", {
+        entityType: "message",
+        rows: [
+          { entityId: "m1", eventTimestamp, features: { vec } },
+          { entityId: "m2", eventTimestamp, features: { vec: [1, 1, 0] } },
+        ],
+      });
+    expect((await push([1, 0, 0])).body).toMatchObject({ offlineInserted: 2, restated: 0 });
+    expect((await push([1, 0, 0])).body).toMatchObject({ offlineInserted: 0, unchanged: 2 });
+    expect((await push([0, 0, 1])).body).toMatchObject({ offlineInserted: 1, restated: 1, unchanged: 1 });
+    const read = await client.post("/v1/features/online", { entityType: "message", entityId: "m1", features: ["vec"] });
+    expect(read.body.features.vec).toEqual([0, 0, 1]);
+    const search = await client.post("/v1/embeddings/search", { feature: "vec", vector: [0, 0, 1], k: 2 });
+    expect(search.body.results.map((r: any) => [r.entityId, Math.round(r.distance * 1000) / 1000])).toEqual([
+      ["m1", 0],
+      ["m2", 1],
+    ]);
+    const historical = await client.post("/v1/features/historical", {
+      entityType: "message",
+      entityTimestampPairs: [{ entityId: "m1", timestamp: new Date().toISOString() }],
+      features: ["vec"],
+    });
+    expect(historical.body.rows[0].features.vec).toEqual([0, 0, 1]);
+  });
+});
+
 describe("versioned values", () => {
   it("keeps versions apart: a staged version is written by name@vN and read by name only once promoted", async () => {
     const { ctx, client } = await tenant();
@@ -146,6 +181,35 @@ describe("versioned values", () => {
       features: ["count", "count@v1"],
     });
     expect(historical.body.rows[0].features).toEqual({ count: "eight", "count@v1": 8 });
+  });
+
+  it("batch reads answer each event time's latest restatement, one version per name", async () => {
+    const { ctx, client } = await tenant();
+    const t1 = new Date(Date.now() - 2 * HOUR).toISOString();
+    const t2 = new Date(Date.now() - HOUR).toISOString();
+    await client.post("/v1/features/push", {
+      entityType: "user",
+      rows: [
+        { entityId: "u1", eventTimestamp: t1, features: { count: 1 } },
+        { entityId: "u1", eventTimestamp: t2, features: { count: 2 } },
+        { entityId: "u1", eventTimestamp: t1, features: { count: 10 } },
+      ],
+    });
+    await updateFeature(ctx, "user.count", { dataType: "float64", promote: false });
+    await client.post("/v1/features/push", {
+      entityType: "user",
+      rows: [{ entityId: "u1", eventTimestamp: t2, features: { "count@v2": 2.5 } }],
+    });
+    const r = await client.post("/v1/features/batch", {
+      entityType: "user",
+      entityIds: ["u1"],
+      features: ["count", "user.count@v2"],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.rows).toEqual([
+      { entityId: "u1", eventTimestamp: t1, features: { count: 10 } },
+      { entityId: "u1", eventTimestamp: t2, features: { count: 2, "user.count@v2": 2.5 } },
+    ]);
   });
 
   it("answers 400 UNKNOWN_FEATURE for a version that does not exist", async () => {
