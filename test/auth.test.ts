@@ -36,6 +36,21 @@ describe("JWT authentication", () => {
     expect(body).toEqual({ tenantId, subject: "user-1", scopes: ["registry:read"] });
   });
 
+  it.each(["bearer", "BEARER", "bEaReR", "Bearer  "])("takes the scheme in any case (RFC 9110): %j", async (scheme) => {
+    const token = await signToken({ tenantId, scopes: ["registry:read"] });
+    const { status, body } = await call({
+      authorization: `${scheme.trim()}${scheme.endsWith("  ") ? "  " : " "}${token}`,
+    });
+    expect(status).toBe(200);
+    expect(body.tenantId).toBe(tenantId);
+  });
+
+  it("still refuses another scheme or a missing space", async () => {
+    const token = await signToken({ tenantId, scopes: ["registry:read"] });
+    expectEnvelope((await call({ authorization: `Basic ${token}` })).body, "UNAUTHORIZED");
+    expectEnvelope((await call({ authorization: `Bearer${token}` })).body, "UNAUTHORIZED");
+  });
+
   it.each(["RS256", "ES256"] as const)("accepts a valid %s token from the JWKS", async (alg) => {
     const token = await signToken({ tenantId, scopes: ["registry:read"], alg });
     const { status, body } = await call({ authorization: `Bearer ${token}` });

@@ -114,7 +114,8 @@ export function authenticate(): MiddlewareHandler<AppBindings> {
     const env = parseEnv(c.env, authEnv);
     const header = c.req.header("authorization");
     if (!header) throw unauthorized("missing Authorization header");
-    const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header);
+    // The scheme is case-insensitive (RFC 9110 §11.1), followed by one or more spaces.
+    const match = /^bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/i.exec(header);
     if (!match?.[1]) throw unauthorized("Authorization must be 'Bearer <jwt>'");
     const auth = await verifyCached(match[1], {
       secret: env.JWT_SECRET,

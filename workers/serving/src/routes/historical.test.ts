@@ -354,6 +354,28 @@ describe("historical: point-in-time correctness", () => {
     expect(lines.map((r) => [r.features["m.vec"], r.features["m.len"]])).toEqual(expected);
   });
 
+  it.each([
+    ["application/x-ndjson;q=0.5, text/csv", "text/csv"],
+    ["text/csv;q=0, application/json", "application/json"],
+    ["application/json;q=0.1, application/x-ndjson;q=0.9", "application/x-ndjson"],
+    ["text/*", "text/csv"],
+    ["*/*", "application/json"],
+    ["image/png", "application/json"],
+  ])("chooses the answer's form by Accept with q-values: %s", async (accept, contentType) => {
+    const t = await tenantWithFeatures();
+    const r = await api.as(t.tenantId, ["features:read"]).call("/v1/features/historical", {
+      method: "POST",
+      body: {
+        entityType: "user",
+        entityTimestampPairs: [{ entityId: "u0", timestamp: at(1).toISOString() }],
+        features: ["g.count"],
+      },
+      headers: { accept },
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toContain(contentType);
+  });
+
   it("streams large NDJSON answers in request order", async () => {
     const t = await tenantWithFeatures();
     await insertHistory([t, t], [{ tenant: 0, feature: 2, entity: 1, eventMinute: 0, lateBy: 0, value: 7 }]);

@@ -4,6 +4,7 @@
 // worker's memory does not grow with the number of pairs.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
+import { accepts } from "hono/accepts";
 import { bodyLimiter } from "#shared/http/app.ts";
 import type { AppBindings } from "#shared/http/bindings.ts";
 import { AppError } from "#shared/http/errors.ts";
@@ -22,12 +23,18 @@ import { readTrainingRequest } from "../training-request.ts";
 
 type StreamedFormat = "ndjson" | "csv";
 
-function formatFor(accept: string | undefined): "json" | StreamedFormat {
-  const a = (accept ?? "").toLowerCase();
-  if (a.includes("application/x-ndjson") || a.includes("application/jsonl") || a.includes("application/ndjson"))
-    return "ndjson";
-  if (a.includes("text/csv")) return "csv";
-  return "json";
+const answerTypes: Record<string, "json" | StreamedFormat> = {
+  "application/json": "json",
+  "application/x-ndjson": "ndjson",
+  "application/ndjson": "ndjson",
+  "application/jsonl": "ndjson",
+  "text/csv": "csv",
+};
+
+/** The answer's form by Accept, q-values honoured (hono's accepts): JSON unless asked otherwise. */
+function formatFor(c: Context<AppBindings>): "json" | StreamedFormat {
+  const type = accepts(c, { header: "Accept", supports: Object.keys(answerTypes), default: "application/json" });
+  return answerTypes[type] ?? "json";
 }
 
 /** 10,000 pairs with entity ids of the longest kind (1 KiB) fit. */
@@ -42,7 +49,7 @@ const jsonBodyLimit = bodyLimiter(maxJsonBodyBytes);
  * whole; JSON answers go on to it, under their own body limit.
  */
 const streamedFormats: MiddlewareHandler<AppBindings> = async (c, next) => {
-  const format = formatFor(c.req.header("accept"));
+  const format = formatFor(c);
   if (format === "json") return jsonBodyLimit(c, next);
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(c.req.header("content-type") ?? ""))
     throw new AppError("UNSUPPORTED_MEDIA_TYPE");
