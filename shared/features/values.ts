@@ -12,6 +12,7 @@
 //   array      JSON array (at most 10,000 items) of numbers, strings, booleans or null
 //   embedding  array of exactly embeddingDimension finite numbers
 //   null       allowed unless validationRules.notNull
+import { unstorableMessage, unstorablePath } from "#shared/db/storable.ts";
 import type { ValidationRules } from "#shared/registry/schemas.ts";
 
 export interface ValueDefinition {
@@ -142,6 +143,8 @@ export function checkValue(definition: ValueDefinition, value: unknown): Checked
     if (definition.dataType === "embedding") return fail("an embedding cannot be null");
     return { ok: true, value: null, valueType: "scalar" };
   }
+  const unstorable = unstorablePath(value);
+  if (unstorable) return fail(`${unstorable.length ? `item ${unstorable.join(".")} ` : ""}${unstorableMessage}`);
   const typed = checkType(definition, value);
   if (!typed.ok || !rules) return typed;
   const problem = checkRules(rules, typed.value);

@@ -1,6 +1,7 @@
 // The registry's contract: request bodies (strict: unknown fields are errors) and the
 // shapes returned. The same schemas validate requests, type handlers and generate OpenAPI.
 import { z } from "@hono/zod-openapi";
+import { isStorable, unstorableMessage, unstorablePath } from "#shared/db/storable.ts";
 
 const TEN_YEARS = 10 * 365 * 24 * 3600;
 
@@ -17,9 +18,11 @@ export const aggregationType = z.enum(["sum", "avg", "count", "max", "min", "las
 export const groupStatus = z.enum(["active", "deprecated", "archived"]);
 export const featureStatus = z.enum(["active", "deprecated", "archived"]);
 
-const displayName = z.string().trim().min(1).max(256);
-const description = z.string().max(4096);
-const tags = z.array(z.string().min(1).max(64)).max(50);
+/** A string Postgres can store (no U+0000, no lone surrogate). */
+const text = () => z.string().refine(isStorable, unstorableMessage);
+const displayName = text().trim().min(1).max(256);
+const description = text().max(4096);
+const tags = z.array(text().min(1).max(64)).max(50);
 const timestamp = z.string().openapi({ format: "date-time" });
 
 export const validationRules = z
@@ -27,9 +30,9 @@ export const validationRules = z
     min: z.number().optional(),
     max: z.number().optional(),
     notNull: z.boolean().optional(),
-    pattern: z.string().min(1).max(512).optional(),
+    pattern: text().min(1).max(512).optional(),
     allowedValues: z
-      .array(z.union([z.string().max(1024), z.number(), z.boolean()]))
+      .array(z.union([text().max(1024), z.number(), z.boolean()]))
       .min(1)
       .max(1000)
       .optional(),
@@ -107,8 +110,15 @@ const definitionFields = {
   dataType,
   embeddingDimension: z.number().int().min(1).max(2000).nullable().optional(),
   sourceType,
-  sourceConfig: z.record(z.string(), z.unknown()).nullable().optional(),
-  transformationSql: z.string().trim().min(1).max(20_000).nullable().optional(),
+  sourceConfig: z
+    .record(z.string(), z.unknown())
+    .superRefine((config, ctx) => {
+      const path = unstorablePath(config);
+      if (path) ctx.addIssue({ code: "custom", path, message: unstorableMessage });
+    })
+    .nullable()
+    .optional(),
+  transformationSql: text().trim().min(1).max(20_000).nullable().optional(),
   aggregationType: aggregationType.nullable().optional(),
   windowSizeSeconds: z.number().int().positive().max(TEN_YEARS).nullable().optional(),
   validationRules: validationRules.nullable().optional(),
@@ -119,7 +129,7 @@ export const createFeatureBody = z
   .strictObject({
     name: identifier,
     ...definitionFields,
-    changelog: z.string().max(1000).optional(),
+    changelog: text().max(1000).optional(),
   })
   .openapi("CreateFeature");
 
@@ -137,7 +147,7 @@ export const updateFeatureBody = z
     validationRules: definitionFields.validationRules,
     status: featureStatus.optional(),
     tags: tags.optional(),
-    changelog: z.string().max(1000).optional(),
+    changelog: text().max(1000).optional(),
     promote: z.boolean().optional().openapi({
       description:
         "false: a change that makes a new version stages it (jobs and pushes write it; reads keep the current version until POST …/versions/{n}/promote). Default true",

@@ -1,5 +1,6 @@
 // Request and response contracts of the serving worker (DESIGN.md, the seed's types).
 import { z } from "@hono/zod-openapi";
+import { isStorable, unstorableMessage } from "#shared/db/storable.ts";
 import { entityType } from "#shared/registry/schemas.ts";
 
 const encoder = new TextEncoder();
@@ -9,12 +10,13 @@ export const entityId = z
   .string()
   .min(1)
   .max(1024)
+  .refine(isStorable, unstorableMessage)
   // UTF-8 takes at most 3 bytes per UTF-16 unit: short ids need no encoding to be measured.
   .refine((id) => id.length * 3 <= 1024 || encoder.encode(id).length <= 1024, {
     message: "at most 1024 bytes (UTF-8)",
   });
 
-export const featureName = z.string().min(1).max(260);
+export const featureName = z.string().min(1).max(260).refine(isStorable, unstorableMessage);
 /** ISO-8601 with an offset. Year 0000 matches the pattern but PostgreSQL has no year 0. */
 export const isoTimestamp = z.iso
   .datetime({ offset: true })

@@ -150,6 +150,12 @@ describe("groups: bad input", () => {
     expectError(await t.get("/v1/admin/groups?status=gone"), 400, "VALIDATION_FAILED");
   });
 
+  it("rejects strings Postgres cannot store with 400 naming their path, never 500", async () => {
+    const nul = await t.post("/v1/admin/groups", groupBody("nul", { displayName: "a\u0000b", tags: ["ok", "\ud800"] }));
+    expectError(nul, 400, "VALIDATION_FAILED");
+    expect(detailPaths(nul)).toEqual(["displayName", "tags.1"]);
+  });
+
   it("rejects an empty update with 400", async () => {
     const g = await t.post("/v1/admin/groups", groupBody("empty_update"));
     expectError(await t.patch(`/v1/admin/groups/${g.body.id}`, {}), 400, "VALIDATION_FAILED");

@@ -29,6 +29,23 @@ describe("push: values checked against their definition", () => {
     t = await tenant();
   });
 
+  it("rejects a value Postgres cannot store (U+0000, a lone surrogate) in its row only", async () => {
+    const r = await t.post("/v1/features/push", {
+      entityType: "user",
+      rows: [
+        { entityId: "nul", eventTimestamp: now(), features: { code: "A\u0000B" } },
+        { entityId: "surrogate", eventTimestamp: now(), features: { code: "\ud800AB" } },
+        { entityId: "fine", eventTimestamp: now(), features: { count: 2 } },
+      ],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ accepted: 1, rejected: 2 });
+    expect(r.body.errors.map((e: any) => [e.entityId, e.reasons[0].reason])).toEqual([
+      ["nul", "contains U+0000 or a lone surrogate, which cannot be stored"],
+      ["surrogate", "contains U+0000 or a lone surrogate, which cannot be stored"],
+    ]);
+  });
+
   it("stores valid rows and rejects invalid ones whole, with every reason", async () => {
     const r = await t.post("/v1/features/push", {
       entityType: "user",
