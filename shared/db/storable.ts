@@ -2,12 +2,12 @@
 // surrogate has no UTF-8 form (the driver would send U+FFFD, a different string). Such input
 // is refused with its path instead of failing deep in a statement (a 500) or changing silently.
 
-const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export const unstorableMessage = "contains U+0000 or a lone surrogate, which cannot be stored";
 
 export function isStorable(text: string): boolean {
-  return !unstorable.test(text);
+  return !text.includes("\u0000") && !loneSurrogate.test(text);
 }
 
 /** The path of the first string (a key or a value) in `value` that cannot be stored, or null. */
