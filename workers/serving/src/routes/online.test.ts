@@ -142,6 +142,38 @@ describe("online reads: happy paths", () => {
     ]);
   });
 
+  it("answers EXPIRED from the data alone: before and after TTL expiry cleans the online tables, as historical does", async () => {
+    const entityId = `m-expired-${crypto.randomUUID()}`;
+    await t.post("/v1/features/push", {
+      entityType: "message",
+      rows: [{ entityId, eventTimestamp: minutesAgo(3), features: { length: 10 } }],
+    });
+    const withoutRedis = apiClient(worker, { UPSTASH_REDIS_REST_URL: "", UPSTASH_REDIS_REST_TOKEN: "" }).as(t.tenantId);
+    const read = async () =>
+      (await withoutRedis.post("/v1/features/online", { entityType: "message", entityId, features: ["length"] })).body
+        .statuses.length;
+    expect(await read()).toBe("EXPIRED");
+    await withTenantSql(appDatabase(), t.tenantId, (sql) => [sql`SELECT expire_online_values(100000)`]);
+    const [left] = await withTenantSql(appDatabase(), t.tenantId, (sql) => [
+      sql`SELECT 1 FROM ai_feature_online WHERE entity_id = ${entityId}`,
+    ]);
+    expect(left).toEqual([]);
+    expect(await read()).toBe("EXPIRED");
+    const historical = await t.post("/v1/features/historical", {
+      entityType: "message",
+      entityTimestampPairs: [{ entityId, timestamp: new Date().toISOString() }],
+      features: ["length"],
+    });
+    expect(historical.body.rows[0].statuses.length).toBe("EXPIRED");
+    // An entity that never had a value stays NOT_FOUND.
+    const never = await withoutRedis.post("/v1/features/online", {
+      entityType: "message",
+      entityId: "never-seen",
+      features: ["length"],
+    });
+    expect(never.body.statuses.length).toBe("NOT_FOUND");
+  });
+
   it("keeps the newest event whatever order pushes arrive in, in Redis and in Postgres", async () => {
     const at = (minute: number) => `2026-11-21T10:${String(minute).padStart(2, "0")}:00.000Z`;
     const push = (minute: number) =>
