@@ -55,7 +55,6 @@ export type Env = z.infer<typeof storeEnv>;
 
 /** Token verification settings, read by the auth middleware of the serving and admin workers. */
 export const authEnv = z.object(authSettings);
-export type AuthEnv = z.infer<typeof authEnv>;
 
 export const servingEnv = tenantFacingSchema({
   /** Point-in-time requests with at least this many pairs use one sort-merge pass. */
@@ -82,7 +81,6 @@ export const cronEnv = storeSchema({
     z.array(z.uuid()).default([]),
   ),
 });
-export type CronEnv = z.infer<typeof cronEnv>;
 
 export type WorkerEnvSchema = typeof servingEnv | typeof adminEnv | typeof cronEnv;
 

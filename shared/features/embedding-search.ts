@@ -29,7 +29,7 @@ export interface EmbeddingSearchResult {
 }
 
 /** The query's own problems (not an embedding, wrong dimension, zero vector) as a 400. */
-export function checkEmbeddingQuery(feature: ServedFeature, vector: number[] | undefined): number {
+function checkEmbeddingQuery(feature: ServedFeature, vector: number[] | undefined): number {
   if (feature.dataType !== "embedding" || !feature.embeddingDimension) {
     throw new AppError("VALIDATION_FAILED", `${feature.qualifiedName} is not an embedding feature`, [
       { path: "feature", message: `is ${feature.dataType}` },

@@ -138,12 +138,16 @@ export async function writeFeatureValues(ctx: TenantContext, writes: FeatureWrit
           SELECT existed, previous IS NOT DISTINCT FROM value AS same FROM scalar_judged
           UNION ALL
           SELECT existed, previous IS NOT DISTINCT FROM embedding FROM vector_judged
+        ), counts AS (
+          SELECT count(*) FILTER (WHERE NOT existed OR NOT same)::int AS offline_inserted,
+                 count(*) FILTER (WHERE existed AND NOT same)::int AS restated,
+                 count(*) FILTER (WHERE existed AND same)::int AS unchanged
+          FROM judged_all
         )
-        SELECT (SELECT count(*) FILTER (WHERE NOT existed OR NOT same) FROM judged_all)::int AS offline_inserted,
-               (SELECT count(*) FILTER (WHERE existed AND NOT same) FROM judged_all)::int AS restated,
-               (SELECT count(*) FILTER (WHERE existed AND same) FROM judged_all)::int AS unchanged,
+        SELECT counts.*,
                (SELECT count(*) FROM online)::int + (SELECT count(*) FROM embedding_online)::int AS online_updated,
-               (SELECT COALESCE(jsonb_object_agg(ord, seq), '{}') FROM (SELECT ord, seq FROM input UNION ALL SELECT ord, seq FROM vectors) s) AS seqs`,
+               (SELECT COALESCE(jsonb_object_agg(ord, seq), '{}') FROM (SELECT ord, seq FROM input UNION ALL SELECT ord, seq FROM vectors) s) AS seqs
+        FROM counts`,
       [JSON.stringify(scalars), JSON.stringify(embeddings), ctx.tenantId],
     ),
   ]);
