@@ -3,8 +3,27 @@
 //   POSTGRES_URL   a superuser URL of the PostgreSQL server to use (default: the one on
 //                  this machine, started if needed; PGHOST/PGPORT/PG_SUPERUSER also work)
 //   REDIS_URL      the Redis to use (default redis://127.0.0.1:6379, started if needed)
+//   NEON_LOCAL_MAX_RESPONSE_BYTES / UPSTASH_LOCAL_MAX_REQUEST_BYTES
+//                  the real services' size limits the local endpoints enforce (default
+//                  10 MiB each, as Neon and Upstash do; 0 turns a limit off)
 const env = process.env;
 const postgresUrl = env.POSTGRES_URL ? new URL(env.POSTGRES_URL) : null;
+
+const MiB = 1024 * 1024;
+
+/** A byte limit from the environment: unset → the real service's, 0 → none. */
+function byteLimit(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`not a byte count: ${value}`);
+  return n === 0 ? Number.POSITIVE_INFINITY : n;
+}
+
+/** Neon's SQL-over-HTTP answers at most 10 MiB; Upstash refuses requests over 10 MiB. */
+export const serviceLimits = {
+  neonMaxResponseBytes: byteLimit(env.NEON_LOCAL_MAX_RESPONSE_BYTES, 10 * MiB),
+  upstashMaxRequestBytes: byteLimit(env.UPSTASH_LOCAL_MAX_REQUEST_BYTES, 10 * MiB),
+};
 
 export const localStack = {
   pgHost: postgresUrl?.hostname || env.PGHOST || "127.0.0.1",

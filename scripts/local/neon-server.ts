@@ -5,6 +5,7 @@ import http from "node:http";
 import net from "node:net";
 import pg from "pg";
 import { WebSocketServer } from "ws";
+import { serviceLimits } from "./config.ts";
 
 export interface NeonServerOptions {
   port?: number;
@@ -12,6 +13,11 @@ export interface NeonServerOptions {
   /** Where the real PostgreSQL listens. Every connection goes there, whatever host the client names. */
   pgHost?: string;
   pgPort?: number;
+  /**
+   * The largest answer `/sql` gives, as Neon's SQL-over-HTTP does (10 MiB); a larger one is
+   * the error Neon gives. The WebSocket path has no such limit, on Neon or here.
+   */
+  maxResponseBytes?: number;
 }
 
 export interface RunningServer {
@@ -70,7 +76,8 @@ export async function startNeonServer(options: NeonServerOptions = {}): Promise<
   const pgHost = options.pgHost ?? "127.0.0.1";
   const pgPort = options.pgPort ?? 5432;
   const pools = new Map<string, pg.Pool>();
-  const counters = { httpRequests: 0, httpQueries: 0, wsConnections: 0 };
+  const maxResponseBytes = options.maxResponseBytes ?? serviceLimits.neonMaxResponseBytes;
+  const counters = { httpRequests: 0, httpQueries: 0, wsConnections: 0, responsesTooLarge: 0 };
 
   function poolFor(connectionString: string): pg.Pool {
     const parsed = new URL(connectionString);
@@ -174,7 +181,15 @@ export async function startNeonServer(options: NeonServerOptions = {}): Promise<
         if (req.method === "POST" && path === "/sql") {
           counters.httpRequests++;
           const { status, json } = await handleSql(req, Buffer.concat(chunks).toString("utf8"));
-          return send(status, json);
+          const text = JSON.stringify(json);
+          if (Buffer.byteLength(text) > maxResponseBytes) {
+            counters.responsesTooLarge++;
+            // What Neon's proxy answers (sql_over_http: ResponseTooLarge → 507).
+            res.writeHead(507, { "content-type": "application/json" });
+            return res.end(JSON.stringify({ message: `response is too large (max is ${maxResponseBytes} bytes)` }));
+          }
+          res.writeHead(status, { "content-type": "application/json" });
+          return res.end(text);
         }
         send(404, { message: `no route ${req.method} ${path}` });
       } catch (error) {

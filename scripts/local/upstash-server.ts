@@ -4,6 +4,7 @@
 import http from "node:http";
 import type net from "node:net";
 import Redis from "ioredis";
+import { serviceLimits } from "./config.ts";
 import { listen, type RunningServer } from "./neon-server.ts";
 
 export interface UpstashServerOptions {
@@ -12,6 +13,8 @@ export interface UpstashServerOptions {
   redisUrl?: string;
   /** Accepted bearer token. Tokens of the form `<token>.<label>` are accepted too and counted apart. */
   token: string;
+  /** The largest request body accepted, as Upstash's (10 MiB); larger ones are refused as Upstash does. */
+  maxRequestBytes?: number;
 }
 
 type Reply = Buffer | number | null | Reply[] | Error;
@@ -44,6 +47,8 @@ export async function startUpstashServer(options: UpstashServerOptions): Promise
   await redis.connect();
   const requestsByToken = new Map<string, number>();
   let requests = 0;
+  let requestsTooLarge = 0;
+  const maxRequestBytes = options.maxRequestBytes ?? serviceLimits.upstashMaxRequestBytes;
 
   // Commands are built without spreading their arguments: a script call can carry tens of
   // thousands of them, more than a JavaScript call stack takes.
@@ -71,7 +76,7 @@ export async function startUpstashServer(options: UpstashServerOptions): Promise
       const path = ((req.url ?? "/").split("?")[0] ?? "/").replace(/\/+$/, "") || "/";
       if (req.method === "GET" && path === "/healthz") return send(200, { ok: true, service: "upstash-local" });
       if (req.method === "GET" && path === "/__stats") {
-        return send(200, { requests, byToken: Object.fromEntries(requestsByToken) });
+        return send(200, { requests, requestsTooLarge, byToken: Object.fromEntries(requestsByToken) });
       }
       const auth = req.headers.authorization ?? "";
       const token = auth.startsWith("Bearer ") ? auth.slice(7) : "";
@@ -80,6 +85,11 @@ export async function startUpstashServer(options: UpstashServerOptions): Promise
       }
       requests++;
       requestsByToken.set(token, (requestsByToken.get(token) ?? 0) + 1);
+      const size = chunks.reduce((n, c) => n + c.length, 0);
+      if (size > maxRequestBytes) {
+        requestsTooLarge++;
+        return send(400, { error: "ERR max request size exceeded" });
+      }
       const base64 = String(req.headers["upstash-encoding"] ?? "").toLowerCase() === "base64";
       let body: unknown;
       try {
@@ -122,7 +132,7 @@ export async function startUpstashServer(options: UpstashServerOptions): Promise
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    stats: () => ({ requests }),
+    stats: () => ({ requests, requestsTooLarge }),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

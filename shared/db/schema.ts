@@ -219,7 +219,6 @@ export const materializationJobs = pgTable("ai_feature_materialization_jobs", {
   rowsFailed: bigint("rows_failed", { mode: "number" }).notNull().default(0),
   failureSamples: jsonb("failure_samples").notNull().default([]),
   durationMs: bigint("duration_ms", { mode: "number" }),
-  checkpoint: jsonb("checkpoint"),
   leaseOwner: text("lease_owner"),
   leaseExpiresAt: tz("lease_expires_at"),
   attempts: integer("attempts").notNull().default(0),
@@ -228,6 +227,31 @@ export const materializationJobs = pgTable("ai_feature_materialization_jobs", {
   completedAt: tz("completed_at"),
   createdBy: text("created_by"),
 });
+
+// A job's units (window × feature version): its progress and counts are their sums.
+export const materializationUnits = pgTable(
+  "ai_feature_materialization_units",
+  {
+    tenantId: uuid("tenant_id").notNull(),
+    jobId: uuid("job_id").notNull(),
+    unitIndex: integer("unit_index").notNull(),
+    featureField: text("feature_field").notNull(),
+    windowStart: tz("window_start").notNull(),
+    windowEnd: tz("window_end").notNull(),
+    status: text("status").notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    rowsWritten: bigint("rows_written", { mode: "number" }).notNull().default(0),
+    rowsUnchanged: bigint("rows_unchanged", { mode: "number" }).notNull().default(0),
+    rowsFailed: bigint("rows_failed", { mode: "number" }).notNull().default(0),
+    failureSamples: jsonb("failure_samples").notNull().default([]),
+    seqLow: bigint("seq_low", { mode: "bigint" }),
+    seqHigh: bigint("seq_high", { mode: "bigint" }),
+    redisAfter: bigint("redis_after", { mode: "bigint" }),
+    lastError: text("last_error"),
+    updatedAt: tz("updated_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.unitIndex] })],
+);
 
 /** Every table that carries tenant data, with the column that names the tenant. */
 export const tenantTables = {
@@ -244,4 +268,5 @@ export const tenantTables = {
   ai_feature_online: { table: featureOnline, tenantColumn: "tenant_id" },
   ai_feature_embeddings_online: { table: featureEmbeddingsOnline, tenantColumn: "tenant_id" },
   ai_feature_materialization_jobs: { table: materializationJobs, tenantColumn: "tenant_id" },
+  ai_feature_materialization_units: { table: materializationUnits, tenantColumn: "tenant_id" },
 } as const;

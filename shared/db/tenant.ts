@@ -146,3 +146,52 @@ export class TenantSession {
     await this.pool.end().catch(() => {});
   }
 }
+
+/**
+ * One Neon WebSocket connection for a series of tenant transactions that share session
+ * state (a temporary table filled by one transaction and read by the next). Each
+ * transaction starts with the tenant; close() ends the connection (temporary tables go
+ * with it).
+ */
+export class TenantConnection {
+  private constructor(
+    private readonly pool: Pool,
+    private readonly client: PoolClient,
+    private readonly tenantId: string,
+  ) {}
+
+  static async open(ctx: TenantContext): Promise<TenantConnection> {
+    const pool = new Pool({ connectionString: ctx.env.DATABASE_URL, max: 1 });
+    pool.on("error", (error: Error) => console.error("tenant connection pool error", error.message));
+    try {
+      return new TenantConnection(pool, await pool.connect(), ctx.tenantId);
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** BEGIN, the tenant (and settings), `work`, COMMIT; ROLLBACK when `work` throws. */
+  async transaction<T>(
+    work: (query: (text: string, params?: unknown[]) => Promise<Record<string, unknown>[]>) => Promise<T>,
+    options: TenantTransactionOptions = {},
+  ): Promise<T> {
+    const query = async (text: string, params: unknown[] = []) => (await this.client.query(text, params)).rows;
+    await this.client.query(options.readOnly ? "BEGIN READ ONLY" : "BEGIN");
+    try {
+      const opening = openingStatement(this.tenantId, options.settings);
+      await this.client.query(opening.text, opening.params);
+      const result = await work(query);
+      await this.client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await this.client.query("ROLLBACK").catch(() => {});
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.release();
+    await this.pool.end().catch(() => {});
+  }
+}

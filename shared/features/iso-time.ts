@@ -11,6 +11,9 @@ const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
 export function isoFromMs(epochMs: number): string {
   // Date keeps whole milliseconds (truncated toward zero) and throws on out-of-range values.
   const ms = Math.trunc(epochMs);
+  // Checked here, not left to Date: the day cache would answer for 8.64e15 + 1 when the
+  // day of 8.64e15 (the last valid time) is cached.
+  if (!(Math.abs(ms) <= 8.64e15)) throw new RangeError("Invalid time value");
   const day = Math.floor(ms / dayMs);
   if (day !== cachedDay) {
     const text = new Date(ms).toISOString();

@@ -5,6 +5,7 @@ import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import { connectOnlineStore } from "#shared/online-store/connect.ts";
 import type { CellWrite } from "#shared/online-store/store.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
+import { sqlLiteral } from "./value-checks-sql.ts";
 import type { ValueType } from "./values.ts";
 
 export interface FeatureWrite {
@@ -31,29 +32,139 @@ function expiresAt(w: FeatureWrite): Date | null {
   return w.feature.ttlSeconds === null ? null : new Date(w.eventTime.getTime() + w.feature.ttlSeconds * 1000);
 }
 
-// Each input row draws its ingestion sequence in request order, so later rows of a request
+// Each input row draws its ingestion sequence in input order, so later rows of a request
 // are later ingestions. A row's previous value is the earlier row of the same key in this
 // request, or else the latest stored one: a different value is a restatement (stored beside
 // the old one), the same value is a no-op. JSON null travels as SQL NULL in
 // jsonb_to_recordset and is stored as the JSON null it is.
-const sequenced = (recordset: string) => `
+const sequenced = (relation: string, ordered: boolean) => `
   SELECT r.*, nextval('ai_feature_ingest_seq') AS seq
-  FROM (SELECT * FROM ${recordset} ORDER BY ord) AS r`;
+  FROM (SELECT * FROM ${relation}${ordered ? " ORDER BY ord" : ""}) AS r`;
 
-const judged = (input: string, history: string, column: string) => `
-  SELECT k.*, (k.has_prev OR stored.found IS NOT NULL) AS existed,
-         CASE WHEN k.has_prev THEN k.prev ELSE stored.${column} END AS previous
-  FROM (
+/**
+ * How each row's stored history is found: one index probe per row (few rows, any keys), or
+ * one hash join with the history of a single (feature version, event time), which is what a
+ * materialization unit writes (millions of rows, one key prefix).
+ */
+export type HistoryLookup =
+  | { kind: "probe" }
+  | { kind: "join"; featureId: string; version: number; eventTime: string };
+
+const judged = (input: string, history: string, column: string, lookup: HistoryLookup) => {
+  const withPrevious = `
     SELECT i.*, lag(i.${column}) OVER w AS prev, (lag(i.seq) OVER w) IS NOT NULL AS has_prev
     FROM ${input} i
-    WINDOW w AS (PARTITION BY feature_id, feature_version, entity_type, entity_id, event_timestamp ORDER BY seq)
-  ) k
-  LEFT JOIN LATERAL (
-    SELECT 1 AS found, h.${column} FROM ${history} h
-    WHERE NOT k.has_prev AND h.feature_id = k.feature_id AND h.feature_version = k.feature_version
-      AND h.entity_type = k.entity_type AND h.entity_id = k.entity_id AND h.event_timestamp = k.event_timestamp
-    ORDER BY h.ingest_seq DESC LIMIT 1
-  ) stored ON true`;
+    WINDOW w AS (PARTITION BY feature_id, feature_version, entity_type, entity_id, event_timestamp ORDER BY seq)`;
+  const stored =
+    lookup.kind === "probe"
+      ? `LEFT JOIN LATERAL (
+          SELECT 1 AS found, h.${column} FROM ${history} h
+          WHERE NOT k.has_prev AND h.feature_id = k.feature_id AND h.feature_version = k.feature_version
+            AND h.entity_type = k.entity_type AND h.entity_id = k.entity_id AND h.event_timestamp = k.event_timestamp
+          ORDER BY h.ingest_seq DESC LIMIT 1
+        ) stored ON true`
+      : `LEFT JOIN (
+          SELECT DISTINCT ON (h.entity_type, h.entity_id) 1 AS found, h.entity_type, h.entity_id, h.${column}
+          FROM ${history} h
+          WHERE h.feature_id = ${sqlLiteral(lookup.featureId)}::uuid AND h.feature_version = ${Number(lookup.version)}
+            AND h.event_timestamp = ${sqlLiteral(lookup.eventTime)}::timestamptz
+          ORDER BY h.entity_type, h.entity_id, h.ingest_seq DESC
+        ) stored ON NOT k.has_prev AND stored.entity_type = k.entity_type AND stored.entity_id = k.entity_id`;
+  return `
+  SELECT k.*, (k.has_prev OR stored.found IS NOT NULL) AS existed,
+         CASE WHEN k.has_prev THEN k.prev ELSE stored.${column} END AS previous
+  FROM (${withPrevious}) k
+  ${stored}`;
+};
+
+export interface WriteStatement {
+  /** Scalar rows: ord, feature_id, feature_version, entity_type, entity_id, value (jsonb), value_type, event_timestamp, expires_at, online, offline. */
+  scalars: string;
+  /** Embedding rows: ord, feature_id, feature_version, entity_type, entity_id, embedding (text), event_timestamp, expires_at, online. */
+  vectors: string;
+  /** SQL expression of the tenant id. */
+  tenant: string;
+  /** Whether sequence numbers follow `ord` (a sort), or the relation's own order. */
+  ordered: boolean;
+  history: HistoryLookup;
+  /** CTEs placed before the write's own (each ending with a comma). */
+  prelude?: string;
+  /** Columns added to the answer, after the counts. */
+  extraColumns?: string;
+}
+
+/**
+ * The one statement every write path runs (push, materialization): offline history with the
+ * restatement rules, the online tables with newest-wins, and the counts, in one round trip.
+ * DISTINCT ON keeps the newest write per key, since one INSERT ... ON CONFLICT DO UPDATE
+ * may not touch a row twice; the WHERE on the update makes an older (event time, ingestion)
+ * lose against what is stored, whatever order writers commit in, and skips a write that
+ * changes nothing. Answers offline_inserted, restated, unchanged, online_updated, seq_low,
+ * seq_high and the extra columns.
+ */
+export function writeStatementSql(w: WriteStatement): string {
+  return `WITH ${w.prelude ?? ""} input AS MATERIALIZED (${sequenced(w.scalars, w.ordered)}
+        ), vectors AS MATERIALIZED (${sequenced(w.vectors, w.ordered)}
+        ), scalar_judged AS MATERIALIZED (
+          ${judged("(SELECT * FROM input WHERE offline)", "ai_feature_values", "value", w.history)}
+        ), vector_judged AS MATERIALIZED (
+          ${judged("(SELECT ord, feature_id, feature_version, entity_type, entity_id, embedding::vector AS embedding, event_timestamp, seq FROM vectors)", "ai_feature_embeddings", "embedding", w.history)}
+        ), offline AS (
+          INSERT INTO ai_feature_values
+            (tenant_id, feature_id, feature_version, entity_type, entity_id, value, value_type, event_timestamp, ingest_seq)
+          SELECT ${w.tenant}, feature_id, feature_version, entity_type, entity_id, value, value_type,
+                 event_timestamp, seq
+          FROM scalar_judged WHERE NOT existed OR previous IS DISTINCT FROM value
+        ), online AS (
+          INSERT INTO ai_feature_online AS o (tenant_id, feature_id, feature_version, entity_type, entity_id, value,
+                                             value_type, event_timestamp, expires_at, ingest_seq)
+          SELECT DISTINCT ON (feature_id, feature_version, entity_type, entity_id)
+                 ${w.tenant}, feature_id, feature_version, entity_type, entity_id, value,
+                 value_type, event_timestamp, expires_at, seq
+          FROM input WHERE online
+          ORDER BY feature_id, feature_version, entity_type, entity_id, event_timestamp DESC, seq DESC
+          ON CONFLICT (tenant_id, feature_id, feature_version, entity_type, entity_id) DO UPDATE
+            SET value = excluded.value, value_type = excluded.value_type, event_timestamp = excluded.event_timestamp,
+                expires_at = excluded.expires_at, ingest_seq = excluded.ingest_seq, updated_at = now()
+            WHERE (excluded.event_timestamp, excluded.ingest_seq) > (o.event_timestamp, o.ingest_seq)
+              AND (excluded.event_timestamp > o.event_timestamp OR excluded.value IS DISTINCT FROM o.value)
+          RETURNING 1
+        ), embedding_history AS (
+          INSERT INTO ai_feature_embeddings
+            (tenant_id, feature_id, feature_version, entity_type, entity_id, embedding, event_timestamp, ingest_seq)
+          SELECT ${w.tenant}, feature_id, feature_version, entity_type, entity_id, embedding, event_timestamp, seq
+          FROM vector_judged WHERE NOT existed OR previous IS DISTINCT FROM embedding
+        ), embedding_online AS (
+          INSERT INTO ai_feature_embeddings_online AS o (tenant_id, feature_id, feature_version, entity_type, entity_id,
+                                                        embedding, event_timestamp, expires_at, ingest_seq)
+          SELECT DISTINCT ON (feature_id, feature_version, entity_type, entity_id)
+                 ${w.tenant}, feature_id, feature_version, entity_type, entity_id, embedding::vector, event_timestamp,
+                 expires_at, seq
+          FROM vectors WHERE online
+          ORDER BY feature_id, feature_version, entity_type, entity_id, event_timestamp DESC, seq DESC
+          ON CONFLICT (tenant_id, feature_id, feature_version, entity_type, entity_id) DO UPDATE
+            SET embedding = excluded.embedding, event_timestamp = excluded.event_timestamp,
+                expires_at = excluded.expires_at, ingest_seq = excluded.ingest_seq, updated_at = now()
+            WHERE (excluded.event_timestamp, excluded.ingest_seq) > (o.event_timestamp, o.ingest_seq)
+              AND (excluded.event_timestamp > o.event_timestamp OR excluded.embedding IS DISTINCT FROM o.embedding)
+          RETURNING 1
+        ), judged_all AS (
+          SELECT existed, previous IS NOT DISTINCT FROM value AS same FROM scalar_judged
+          UNION ALL
+          SELECT existed, previous IS NOT DISTINCT FROM embedding FROM vector_judged
+        ), counts AS (
+          SELECT count(*) FILTER (WHERE NOT existed OR NOT same)::int AS offline_inserted,
+                 count(*) FILTER (WHERE existed AND NOT same)::int AS restated,
+                 count(*) FILTER (WHERE existed AND same)::int AS unchanged
+          FROM judged_all
+        ), drawn AS (
+          SELECT min(seq) AS seq_low, max(seq) AS seq_high FROM (SELECT seq FROM input UNION ALL SELECT seq FROM vectors) s
+        )
+        SELECT counts.*,
+               (SELECT count(*) FROM online)::int + (SELECT count(*) FROM embedding_online)::int AS online_updated,
+               drawn.seq_low, drawn.seq_high${w.extraColumns ? `, ${w.extraColumns}` : ""}
+        FROM counts, drawn`;
+}
 
 export async function writeFeatureValues(ctx: TenantContext, writes: FeatureWrite[]): Promise<WriteResult> {
   if (writes.length === 0)
@@ -75,81 +186,24 @@ export async function writeFeatureValues(ctx: TenantContext, writes: FeatureWrit
     else scalars.push({ ...common, value: w.value, value_type: w.valueType, offline: w.feature.offlineEnabled });
   });
 
-  // One statement, one round trip. DISTINCT ON keeps the newest write per key, since one
-  // INSERT ... ON CONFLICT DO UPDATE may not touch a row twice; the WHERE on the update
-  // makes an older (event time, ingestion) lose against what is stored, whatever order
-  // writers commit in, and skips a write that changes nothing.
-  const [counts] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
-    sql.query(
-      `WITH input AS MATERIALIZED (${sequenced(`(
+  const statement = writeStatementSql({
+    scalars: `(
             SELECT ord, feature_id, feature_version, entity_type, entity_id, COALESCE(value, 'null'::jsonb) AS value,
                    value_type, event_timestamp, expires_at, online, offline
             FROM jsonb_to_recordset($1::jsonb) AS x(
               ord int, feature_id uuid, feature_version int, entity_type text, entity_id text, value jsonb,
               value_type text, event_timestamp timestamptz, expires_at timestamptz, online boolean, offline boolean)
-          ) AS x`)}
-        ), vectors AS MATERIALIZED (${sequenced(`jsonb_to_recordset($2::jsonb) AS x(
+          ) AS x`,
+    vectors: `jsonb_to_recordset($2::jsonb) AS x(
             ord int, feature_id uuid, feature_version int, entity_type text, entity_id text, embedding text,
-            event_timestamp timestamptz, expires_at timestamptz, online boolean)`)}
-        ), scalar_judged AS MATERIALIZED (
-          ${judged("(SELECT * FROM input WHERE offline)", "ai_feature_values", "value")}
-        ), vector_judged AS MATERIALIZED (
-          ${judged("(SELECT ord, feature_id, feature_version, entity_type, entity_id, embedding::vector AS embedding, event_timestamp, seq FROM vectors)", "ai_feature_embeddings", "embedding")}
-        ), offline AS (
-          INSERT INTO ai_feature_values
-            (tenant_id, feature_id, feature_version, entity_type, entity_id, value, value_type, event_timestamp, ingest_seq)
-          SELECT $3::uuid, feature_id, feature_version, entity_type, entity_id, value, value_type,
-                 event_timestamp, seq
-          FROM scalar_judged WHERE NOT existed OR previous IS DISTINCT FROM value
-        ), online AS (
-          INSERT INTO ai_feature_online AS o (tenant_id, feature_id, feature_version, entity_type, entity_id, value,
-                                             value_type, event_timestamp, expires_at, ingest_seq)
-          SELECT DISTINCT ON (feature_id, feature_version, entity_type, entity_id)
-                 $3::uuid, feature_id, feature_version, entity_type, entity_id, value,
-                 value_type, event_timestamp, expires_at, seq
-          FROM input WHERE online
-          ORDER BY feature_id, feature_version, entity_type, entity_id, event_timestamp DESC, seq DESC
-          ON CONFLICT (tenant_id, feature_id, feature_version, entity_type, entity_id) DO UPDATE
-            SET value = excluded.value, value_type = excluded.value_type, event_timestamp = excluded.event_timestamp,
-                expires_at = excluded.expires_at, ingest_seq = excluded.ingest_seq, updated_at = now()
-            WHERE (excluded.event_timestamp, excluded.ingest_seq) > (o.event_timestamp, o.ingest_seq)
-              AND (excluded.event_timestamp > o.event_timestamp OR excluded.value IS DISTINCT FROM o.value)
-          RETURNING 1
-        ), embedding_history AS (
-          INSERT INTO ai_feature_embeddings
-            (tenant_id, feature_id, feature_version, entity_type, entity_id, embedding, event_timestamp, ingest_seq)
-          SELECT $3::uuid, feature_id, feature_version, entity_type, entity_id, embedding, event_timestamp, seq
-          FROM vector_judged WHERE NOT existed OR previous IS DISTINCT FROM embedding
-        ), embedding_online AS (
-          INSERT INTO ai_feature_embeddings_online AS o (tenant_id, feature_id, feature_version, entity_type, entity_id,
-                                                        embedding, event_timestamp, expires_at, ingest_seq)
-          SELECT DISTINCT ON (feature_id, feature_version, entity_type, entity_id)
-                 $3::uuid, feature_id, feature_version, entity_type, entity_id, embedding::vector, event_timestamp,
-                 expires_at, seq
-          FROM vectors WHERE online
-          ORDER BY feature_id, feature_version, entity_type, entity_id, event_timestamp DESC, seq DESC
-          ON CONFLICT (tenant_id, feature_id, feature_version, entity_type, entity_id) DO UPDATE
-            SET embedding = excluded.embedding, event_timestamp = excluded.event_timestamp,
-                expires_at = excluded.expires_at, ingest_seq = excluded.ingest_seq, updated_at = now()
-            WHERE (excluded.event_timestamp, excluded.ingest_seq) > (o.event_timestamp, o.ingest_seq)
-              AND (excluded.event_timestamp > o.event_timestamp OR excluded.embedding IS DISTINCT FROM o.embedding)
-          RETURNING 1
-        ), judged_all AS (
-          SELECT existed, previous IS NOT DISTINCT FROM value AS same FROM scalar_judged
-          UNION ALL
-          SELECT existed, previous IS NOT DISTINCT FROM embedding FROM vector_judged
-        ), counts AS (
-          SELECT count(*) FILTER (WHERE NOT existed OR NOT same)::int AS offline_inserted,
-                 count(*) FILTER (WHERE existed AND NOT same)::int AS restated,
-                 count(*) FILTER (WHERE existed AND same)::int AS unchanged
-          FROM judged_all
-        )
-        SELECT counts.*,
-               (SELECT count(*) FROM online)::int + (SELECT count(*) FROM embedding_online)::int AS online_updated,
-               (SELECT COALESCE(jsonb_object_agg(ord, seq), '{}') FROM (SELECT ord, seq FROM input UNION ALL SELECT ord, seq FROM vectors) s) AS seqs
-        FROM counts`,
-      [JSON.stringify(scalars), JSON.stringify(embeddings), ctx.tenantId],
-    ),
+            event_timestamp timestamptz, expires_at timestamptz, online boolean)`,
+    tenant: "$3::uuid",
+    ordered: true,
+    history: { kind: "probe" },
+    extraColumns: `(SELECT COALESCE(jsonb_object_agg(ord, seq), '{}') FROM (SELECT ord, seq FROM input UNION ALL SELECT ord, seq FROM vectors) s) AS seqs`,
+  });
+  const [counts] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+    sql.query(statement, [JSON.stringify(scalars), JSON.stringify(embeddings), ctx.tenantId]),
   ]);
   const row = counts![0]!;
   const seqs = row.seqs as Record<string, string | number>;

@@ -1,5 +1,5 @@
 // Materialization jobs as tenants see them: create, list, get, cancel. The cron worker
-// claims and runs them; a cancelled job is noticed at its next chunk.
+// claims them and runs their units (or fans them out); cancel stops the units not started.
 import type { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
 import { keysetPage } from "#shared/db/keyset-page.ts";
@@ -93,6 +93,10 @@ export async function cancelJob(ctx: TenantContext, jobId: string): Promise<Mate
         WHERE j.id = ${jobId} AND j.status IN ('pending', 'running')
         RETURNING materialization_job_json(j) AS json`,
     sql`SELECT j.status FROM ai_feature_materialization_jobs j WHERE j.id = ${jobId}`,
+    // Units not started stop here; a unit running now notices when it next reads its state.
+    sql`UPDATE ai_feature_materialization_units SET status = 'cancelled', updated_at = now()
+        WHERE job_id = ${jobId} AND status = 'pending'
+          AND EXISTS (SELECT 1 FROM ai_feature_materialization_jobs j WHERE j.id = ${jobId} AND j.status = 'cancelled')`,
   ]);
   const row = updated![0] as unknown as JobRow | undefined;
   if (row) return row.json;

@@ -74,8 +74,10 @@ for i = 1, #KEYS do
 end
 return written`;
 
-/** Upstash caps request bodies (1 MB on small plans): large writes go in several scripts. */
-const maxWriteBytes = 512 * 1024;
+/** Requests of a write, by default: small ones keep a push's latency low. */
+const defaultWriteBytes = 512 * 1024;
+/** Upstash refuses requests over 10 MB: no request may come near it. */
+const maxRequestBytes = 8 * 1024 * 1024;
 
 type KeyedCell = Omit<CellWrite, "groupId" | "entityId">;
 
@@ -107,7 +109,12 @@ export class RedisOnlineStore implements OnlineStore {
     return { revision: revision ?? null, cells: hashes.map((fields) => fields.map(decodeCell)) };
   }
 
-  async write(tenantId: string, cells: readonly CellWrite[], deadlineMs: number): Promise<number> {
+  async write(
+    tenantId: string,
+    cells: readonly CellWrite[],
+    deadlineMs: number,
+    options: { maxRequestBytes?: number } = {},
+  ): Promise<number> {
     if (cells.length === 0) return 0;
     const byKey = new Map<string, KeyedCell[]>();
     for (const c of cells) {
@@ -117,16 +124,19 @@ export class RedisOnlineStore implements OnlineStore {
       if (list) list.push(cell);
       else byKey.set(key, [cell]);
     }
-    return withDeadline(this.writeKeyed(byKey), deadlineMs);
+    const limit = Math.min(options.maxRequestBytes ?? defaultWriteBytes, maxRequestBytes);
+    return withDeadline(this.writeKeyed(byKey, limit), deadlineMs);
   }
 
-  private async writeKeyed(byKey: Map<string, KeyedCell[]>): Promise<number> {
+  private async writeKeyed(byKey: Map<string, KeyedCell[]>, maxWriteBytes: number): Promise<number> {
     let written = 0;
     let chunk: [string, KeyedCell[]][] = [];
     let bytes = 0;
     for (const entry of byKey) {
+      // An upper bound of the request's bytes: the value's JSON is escaped once more inside
+      // the request's JSON (at most doubling it), plus the field and the numbers.
       const size =
-        entry[0].length + entry[1].reduce((n, c) => n + c.field.length + 40 + JSON.stringify(c.value).length, 0);
+        entry[0].length + entry[1].reduce((n, c) => n + c.field.length + 80 + 2 * JSON.stringify(c.value).length, 0);
       if (chunk.length && bytes + size > maxWriteBytes) {
         written += await this.writeChunk(chunk);
         chunk = [];

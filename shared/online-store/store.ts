@@ -54,8 +54,17 @@ export interface OnlineStore {
    * unreachable or slower than the read deadline (REDIS_TIMEOUT_MS).
    */
   read(request: CellsRequest): Promise<CellsRead>;
-  /** Writes cells newest-wins by (event time, ingestion sequence); resolves with the number written. */
-  write(tenantId: string, cells: readonly CellWrite[], deadlineMs: number): Promise<number>;
+  /**
+   * Writes cells newest-wins by (event time, ingestion sequence); resolves with the number
+   * written. Requests are cut at `maxRequestBytes` (default small, for latency; bulk
+   * refreshes pass more, never above the store's own request limit).
+   */
+  write(
+    tenantId: string,
+    cells: readonly CellWrite[],
+    deadlineMs: number,
+    options?: { maxRequestBytes?: number },
+  ): Promise<number>;
   /** The registry revision alone (serving reads it before loading a registry snapshot). */
   registryRevision(tenantId: string): Promise<string | null>;
   /** Marks the tenant's registry changed: every serving isolate reloads it on its next read. */

@@ -1,8 +1,10 @@
 // Cron worker: materialization, partition upkeep and TTL expiry on the cron triggers of
-// workers/cron/wrangler.toml; GET /healthz for monitoring.
+// workers/cron/wrangler.toml; the consumer of the materialization queue and of its
+// dead-letter queue; GET /healthz for monitoring.
 import { cronEnv, parseEnv } from "#shared/env.ts";
 import { createWorkerApp } from "#shared/http/app.ts";
 import { runMaterialization } from "./materialize.ts";
+import { consumeDeadLetters, consumeUnits, materializeQueues, type UnitMessage, type UnitQueue } from "./queue-consumer.ts";
 import { cronTriggers } from "./triggers.ts";
 import { runPartitionUpkeep, runTtlExpiry } from "./upkeep.ts";
 
@@ -16,7 +18,7 @@ export default {
     let result: unknown;
     switch (controller.cron) {
       case cronTriggers.materialize:
-        result = await runMaterialization(env, { tenants: env.MATERIALIZE_TENANTS });
+        result = await runMaterialization(env, { tenants: env.MATERIALIZE_TENANTS, queue: unitQueue(bindings) });
         break;
       case cronTriggers.partitionUpkeep:
         result = await runPartitionUpkeep(env, { retentionMonths: env.RETENTION_MONTHS });
@@ -29,4 +31,16 @@ export default {
     }
     console.log(JSON.stringify({ cron: controller.cron, ms: Date.now() - started, result }));
   },
-} satisfies ExportedHandler<Record<string, unknown>>;
+  async queue(batch, bindings, _ctx) {
+    const env = parseEnv(bindings, cronEnv);
+    if (batch.queue === materializeQueues.deadLetters) return consumeDeadLetters(batch as MessageBatch<UnitMessage>, env);
+    const queue = unitQueue(bindings);
+    if (!queue) throw new Error("the materialization queue has no producer binding (MATERIALIZE_QUEUE)");
+    await consumeUnits(batch as MessageBatch<UnitMessage>, env, queue);
+  },
+} satisfies ExportedHandler<Record<string, unknown>, UnitMessage>;
+
+/** The units queue's producer, when this worker has one (without it, units run in the cron invocation). */
+function unitQueue(bindings: Record<string, unknown>): UnitQueue | undefined {
+  return (bindings.MATERIALIZE_QUEUE as UnitQueue | undefined) ?? undefined;
+}

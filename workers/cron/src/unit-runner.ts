@@ -1,0 +1,232 @@
+// One materialization unit (one window × one feature version), set-based: the data never
+// crosses the isolate except on its way to Redis, in pages.
+//   1. The transformation runs in the sandbox (read-only, transform role, statement timeout,
+//      NOW() = the window's end) and its rows go into a temporary table of this connection.
+//   2. One transaction checks every row in SQL (value-checks-sql.ts), counts failures with
+//      samples, writes offline history and online latest values with the restatement rules
+//      (writes.ts), and marks the unit `written` with its counts: all of it or none of it,
+//      so a unit killed at any point and retried never writes twice nor counts twice.
+//   3. The online rows it wrote (found by its range of ingestion sequence numbers) go to
+//      Redis in keyset pages, each under Neon's response and Upstash's request limits; the
+//      page cursor is saved, so a retry resumes where the last attempt stopped.
+import { sql } from "drizzle-orm";
+import { type TenantContext, TenantConnection, tenantRows } from "#shared/db/tenant.ts";
+import { bindTransformation, windowValues } from "#shared/features/transformation.ts";
+import { checkedValuesSql, sqlLiteral } from "#shared/features/value-checks-sql.ts";
+import { writeStatementSql } from "#shared/features/writes.ts";
+import { connectOnlineStore } from "#shared/online-store/connect.ts";
+import type { CellWrite } from "#shared/online-store/store.ts";
+import type { ServedFeature } from "#shared/registry/snapshot.ts";
+
+export interface UnitRow {
+  job_id: string;
+  unit_index: number;
+  feature_field: string;
+  window_start: string;
+  window_end: string;
+  status: "pending" | "written" | "done" | "failed" | "cancelled";
+  attempts: number;
+  seq_low: string | null;
+  seq_high: string | null;
+  redis_after: string | null;
+}
+
+export interface UnitOptions {
+  statementTimeoutMs: number;
+  /** Bytes of online rows per Redis refresh page (each page: one Neon answer, a few Redis requests). */
+  pageBytes?: number;
+  /** Stop the Redis refresh once this many pages went (a consumer's subrequest budget); resumes later. */
+  maxPages?: number;
+  /** Tests only: stop as if the isolate were killed at this point. */
+  crashAt?: "after-stage" | "after-write" | "after-first-page";
+}
+
+export type UnitResult =
+  | { status: "done"; pages: number }
+  | { status: "more"; pages: number }
+  | { status: "skipped"; reason: string };
+
+export class UnitCrash extends Error {
+  override name = "UnitCrash";
+}
+
+const maxFailureSamples = 20;
+/** A Neon answer is at most 10 MiB; pages stay well under it (JSON adds quoting per row). */
+const defaultPageBytes = 4 * 1024 * 1024;
+
+export async function runUnit(
+  ctx: TenantContext,
+  unit: UnitRow,
+  feature: ServedFeature,
+  options: UnitOptions,
+): Promise<UnitResult> {
+  let current = unit;
+  if (current.status === "pending") {
+    const written = await stageAndWrite(ctx, current, feature, options);
+    if (!written) return { status: "skipped", reason: "another attempt wrote it" };
+    current = written;
+  }
+  if (current.status !== "written") return { status: "skipped", reason: `unit is ${current.status}` };
+  if (options.crashAt === "after-write") throw new UnitCrash("killed after the write");
+  return refreshOnlineStore(ctx, current, feature, options);
+}
+
+async function stageAndWrite(
+  ctx: TenantContext,
+  unit: UnitRow,
+  feature: ServedFeature,
+  options: UnitOptions,
+): Promise<UnitRow | null> {
+  const bound = bindTransformation(feature.transformationSql ?? "");
+  const window = { start: new Date(unit.window_start), end: new Date(unit.window_end) };
+  const connection = await TenantConnection.open(ctx);
+  try {
+    await connection.transaction(
+      async (query) => {
+        await query("CREATE TEMP TABLE fs_stage (ord BIGINT GENERATED ALWAYS AS IDENTITY, entity_id TEXT, raw JSONB)");
+        await query("GRANT INSERT ON pg_temp.fs_stage TO fs_transform");
+        // From here the transaction is read-only (a temporary table may still be written):
+        // the tenant's SQL can change nothing, whatever it calls.
+        await query("SET LOCAL transaction_read_only = on");
+        await query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(options.statementTimeoutMs))}`);
+        await query("SET LOCAL ROLE fs_transform");
+        await query("SET LOCAL search_path = asof, pg_catalog, public");
+        // A CTE, not a subquery: a data-modifying statement is then refused as a write
+        // (read-only transaction) rather than as a syntax error.
+        await query(
+          `WITH transformation AS (${bound.text})
+           INSERT INTO pg_temp.fs_stage (entity_id, raw)
+           SELECT entity_id::text, to_jsonb(value) FROM transformation`,
+          windowValues(bound, window.start, window.end),
+        );
+      },
+      { settings: { "fs.as_of": window.end.toISOString() } },
+    );
+    if (options.crashAt === "after-stage") throw new UnitCrash("killed after staging");
+    return await connection.transaction(async (query) => {
+      // The unit's row lock serialises two deliveries of the same unit: the second finds it written.
+      const [locked] = await query(
+        "SELECT status FROM ai_feature_materialization_units WHERE job_id = $1 AND unit_index = $2 FOR UPDATE",
+        [unit.job_id, unit.unit_index],
+      );
+      if (locked?.status !== "pending") return null;
+      const [counts] = await query(unitWriteSql(ctx.tenantId, feature, window.end));
+      const row = counts!;
+      // Without an offline store there is no history to compare with: every valid value is written.
+      const written =
+        feature.offlineEnabled || feature.dataType === "embedding"
+          ? Number(row.offline_inserted)
+          : Number(row.valid_rows);
+      const [updated] = await query(
+        `UPDATE ai_feature_materialization_units
+         SET status = 'written', rows_written = $3, rows_unchanged = $4, rows_failed = $5,
+             failure_samples = $6::jsonb, seq_low = $7, seq_high = $8, redis_after = NULL, updated_at = now()
+         WHERE job_id = $1 AND unit_index = $2
+         RETURNING *`,
+        [
+          unit.job_id,
+          unit.unit_index,
+          written,
+          Number(row.unchanged),
+          Number(row.failed),
+          JSON.stringify(row.samples),
+          row.seq_low,
+          row.seq_high,
+        ],
+      );
+      return updated as unknown as UnitRow;
+    });
+  } finally {
+    await connection.close();
+  }
+}
+
+/** The write statement of a unit: the staged rows checked, the valid ones written, failures counted with samples. */
+function unitWriteSql(tenantId: string, feature: ServedFeature, eventTime: Date): string {
+  const expires =
+    feature.ttlSeconds === null ? "NULL" : sqlLiteral(new Date(eventTime.getTime() + feature.ttlSeconds * 1000).toISOString());
+  const common = `ord, ${sqlLiteral(feature.id)}::uuid AS feature_id, ${Number(feature.version)} AS feature_version,
+      ${sqlLiteral(feature.entityType)}::text AS entity_type, entity_id,`;
+  const timing = `${sqlLiteral(eventTime.toISOString())}::timestamptz AS event_timestamp, ${expires}::timestamptz AS expires_at,
+      ${feature.onlineEnabled} AS online`;
+  const embedding = feature.dataType === "embedding";
+  const valueType = feature.dataType === "array" ? "vector" : "scalar";
+  const scalars = `(SELECT ${common} checked AS value, '${valueType}'::text AS value_type, ${timing},
+      ${feature.offlineEnabled} AS offline FROM valid WHERE ${!embedding}) AS x`;
+  const vectors = `(SELECT ${common} checked::text AS embedding, ${timing} FROM valid WHERE ${embedding}) AS x`;
+  return writeStatementSql({
+    prelude: `checked AS MATERIALIZED (${checkedValuesSql(feature, "(SELECT ord, entity_id, raw FROM pg_temp.fs_stage)")}),
+      valid AS (SELECT * FROM checked WHERE reason IS NULL AND entity_id IS NOT NULL AND entity_id <> ''),
+      failures AS (
+        SELECT ord, COALESCE(entity_id, '') AS entity_id,
+               CASE WHEN entity_id IS NULL OR entity_id = '' THEN 'entity_id is null' ELSE reason END AS reason
+        FROM checked WHERE entity_id IS NULL OR entity_id = '' OR reason IS NOT NULL
+      ),`,
+    scalars,
+    vectors,
+    tenant: `${sqlLiteral(tenantId)}::uuid`,
+    // The stage is read in insertion order: sequence numbers follow the transformation's rows.
+    ordered: false,
+    history: { kind: "join", featureId: feature.id, version: feature.version, eventTime: eventTime.toISOString() },
+    extraColumns: `(SELECT count(*) FROM valid) AS valid_rows,
+      (SELECT count(*) FROM failures) AS failed,
+      (SELECT COALESCE(jsonb_agg(jsonb_build_object('feature', ${sqlLiteral(feature.qualifiedName)}, 'entityId', entity_id, 'reason', reason) ORDER BY ord), '[]')
+       FROM (SELECT * FROM failures ORDER BY ord LIMIT ${maxFailureSamples}) f) AS samples`,
+  });
+}
+
+/** The online rows the unit wrote, to Redis, in pages; the cursor is saved with each page. */
+async function refreshOnlineStore(
+  ctx: TenantContext,
+  unit: UnitRow,
+  feature: ServedFeature,
+  options: UnitOptions,
+): Promise<UnitResult> {
+  const store = connectOnlineStore(ctx.env);
+  let pages = 0;
+  if (store.enabled && feature.onlineEnabled && unit.seq_low !== null && unit.seq_high !== null) {
+    const embedding = feature.dataType === "embedding";
+    const table = embedding ? sql`ai_feature_embeddings_online` : sql`ai_feature_online`;
+    const valueText = embedding ? sql`embedding::text` : sql`value::text`;
+    const pageBytes = options.pageBytes ?? defaultPageBytes;
+    let after = unit.redis_after ?? String(BigInt(unit.seq_low) - 1n);
+    for (;;) {
+      if (options.maxPages !== undefined && pages >= options.maxPages) return { status: "more", pages };
+      // Rows in ingestion order until the page's bytes are spent (always at least one row).
+      const [, rows] = await tenantRows(ctx.db, ctx.tenantId, [
+        sql`UPDATE ai_feature_materialization_units SET redis_after = ${after}, updated_at = now()
+            WHERE job_id = ${unit.job_id} AND unit_index = ${unit.unit_index}`,
+        sql`SELECT entity_id, value, event_ms, ingest_seq, expires_ms FROM (
+              SELECT entity_id, ${valueText} AS value, ingest_seq,
+                     (extract(epoch FROM event_timestamp) * 1000)::bigint AS event_ms,
+                     (extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms,
+                     sum(octet_length(entity_id) + octet_length(${valueText}) + 80) OVER (ORDER BY ingest_seq) AS running,
+                     row_number() OVER (ORDER BY ingest_seq) AS n
+              FROM ${table}
+              WHERE feature_id = ${feature.id} AND feature_version = ${feature.version}
+                AND ingest_seq > ${after} AND ingest_seq <= ${unit.seq_high}
+              ORDER BY ingest_seq LIMIT 100000
+            ) page WHERE running <= ${pageBytes} OR n = 1 ORDER BY ingest_seq`,
+      ]);
+      if (!rows || rows.length === 0) break;
+      const cells: CellWrite[] = rows.map((r) => ({
+        groupId: feature.groupId,
+        entityId: r.entity_id as string,
+        field: feature.field,
+        eventMs: Number(r.event_ms),
+        seq: Number(r.ingest_seq),
+        value: JSON.parse(r.value as string),
+        expiresAtMs: r.expires_ms === null ? null : Number(r.expires_ms),
+      }));
+      await store.write(ctx.tenantId, cells, 30_000, { maxRequestBytes: 8 * 1024 * 1024 });
+      after = String(rows.at(-1)!.ingest_seq);
+      pages++;
+      if (options.crashAt === "after-first-page") throw new UnitCrash("killed after the first page");
+    }
+  }
+  await tenantRows(ctx.db, ctx.tenantId, [
+    sql`UPDATE ai_feature_materialization_units SET status = 'done', updated_at = now()
+        WHERE job_id = ${unit.job_id} AND unit_index = ${unit.unit_index} AND status = 'written'`,
+  ]);
+  return { status: "done", pages };
+}
