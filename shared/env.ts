@@ -67,6 +67,8 @@ export type ServingEnv = z.infer<typeof servingEnv>;
 export const adminEnv = tenantFacingSchema({});
 
 export const cronEnv = storeSchema({
+  /** Statement timeout of a tenant's transformation in a materialization unit. */
+  MATERIALIZE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(900_000).default(300_000),
   /** Months of offline partitions kept. */
   RETENTION_MONTHS: z.coerce.number().int().min(1).max(1200).default(24),
   /** Comma-separated tenant ids this cron worker materializes for (sharding); empty = all. */

@@ -18,7 +18,11 @@ export default {
     let result: unknown;
     switch (controller.cron) {
       case cronTriggers.materialize:
-        result = await runMaterialization(env, { tenants: env.MATERIALIZE_TENANTS, queue: unitQueue(bindings) });
+        result = await runMaterialization(env, {
+          tenants: env.MATERIALIZE_TENANTS,
+          queue: unitQueue(bindings),
+          statementTimeoutMs: env.MATERIALIZE_STATEMENT_TIMEOUT_MS,
+        });
         break;
       case cronTriggers.partitionUpkeep:
         result = await runPartitionUpkeep(env, { retentionMonths: env.RETENTION_MONTHS });
@@ -36,7 +40,9 @@ export default {
     if (batch.queue === materializeQueues.deadLetters) return consumeDeadLetters(batch as MessageBatch<UnitMessage>, env);
     const queue = unitQueue(bindings);
     if (!queue) throw new Error("the materialization queue has no producer binding (MATERIALIZE_QUEUE)");
-    await consumeUnits(batch as MessageBatch<UnitMessage>, env, queue);
+    await consumeUnits(batch as MessageBatch<UnitMessage>, env, queue, {
+      statementTimeoutMs: env.MATERIALIZE_STATEMENT_TIMEOUT_MS,
+    });
   },
 } satisfies ExportedHandler<Record<string, unknown>, UnitMessage>;
 
