@@ -15,9 +15,12 @@ const MAX_STRING = 64 * 1024;
 const MAX_ARRAY = 10_000;
 // float64: what a double holds; embeddings are float4 in pgvector.
 const DOUBLE_MAX = "1.7976931348623157e308";
-const DOUBLE_MIN_NORMAL = "1e-307";
+// Below this a double underflows to 0, which Postgres' cast refuses rather than rounds.
+const DOUBLE_MIN = "2.5e-324";
 const FLOAT4_MAX = "3.4028234663852886e38";
-const ISO_WITH_OFFSET = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2})$";
+// values.ts' ISO form, with its field checks (hours to 23, minutes and seconds to 59) in the
+// pattern: Postgres reads 24:00 and second 60 as the next day or minute.
+const ISO_WITH_OFFSET = "^\\d{4}-\\d{2}-\\d{2}T([01]\\d|2[0-3]):[0-5]\\d(:[0-5]\\d(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2})$";
 
 /** A SQL string literal (standard_conforming_strings is on: only quotes need doubling). */
 export function sqlLiteral(text: string): string {
@@ -52,7 +55,7 @@ function int64Check(v: string): TypedCheck {
 
 function float64Check(v: string): TypedCheck {
   const finite = `(jsonb_typeof(${v}) = 'number' AND abs((${v})::numeric) <= ${DOUBLE_MAX}
-                   AND ((${v})::numeric = 0 OR abs((${v})::numeric) >= ${DOUBLE_MIN_NORMAL}))`;
+                   AND ((${v})::numeric = 0 OR abs((${v})::numeric) >= ${DOUBLE_MIN}))`;
   return {
     reason: `CASE WHEN NOT ${finite} THEN 'expected a finite number, got ' || ${describe(v)} END`,
     value: `to_jsonb((${v})::float8)`,
