@@ -31,3 +31,37 @@ export const pgCodes = {
   checkViolation: "23514",
   invalidTextRepresentation: "22P02",
 } as const;
+
+/**
+ * Neon's SQL-over-HTTP answers at most 10 MB ("response is too large (max is N bytes)"):
+ * a read that hits it is split and asked again in parts.
+ */
+export function isResponseTooLarge(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    if (/response is too large/i.test(String((current as { message?: unknown }).message ?? ""))) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * Runs `read` over `items`; when the answer is over Neon's HTTP limit, over each half
+ * instead (recursively), so any size of answer is read in as few round trips as fit.
+ */
+export async function readSplittingOnTooLarge<T, R>(
+  items: readonly T[],
+  read: (part: readonly T[]) => Promise<R[]>,
+): Promise<R[]> {
+  try {
+    return await read(items);
+  } catch (error) {
+    if (!isResponseTooLarge(error) || items.length < 2) throw error;
+    const half = Math.ceil(items.length / 2);
+    const [first, second] = await Promise.all([
+      readSplittingOnTooLarge(items.slice(0, half), read),
+      readSplittingOnTooLarge(items.slice(half), read),
+    ]);
+    return [...first, ...second];
+  }
+}

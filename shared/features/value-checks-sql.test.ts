@@ -139,9 +139,15 @@ describe("SQL value checks = checkValue", () => {
       fc.string().filter((s) => !s.includes("\u0000")),
       fc.boolean(),
       fc.constant(null),
-      fc.date({ min: new Date("0001-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true }).map((d) => d.toISOString()),
+      fc
+        .date({ min: new Date("0001-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true })
+        .map((d) => d.toISOString()),
     );
-    const value = fc.oneof(scalar, fc.array(scalar, { maxLength: 4 }), fc.dictionary(fc.string({ maxLength: 3 }), scalar, { maxKeys: 2 }));
+    const value = fc.oneof(
+      scalar,
+      fc.array(scalar, { maxLength: 4 }),
+      fc.dictionary(fc.string({ maxLength: 3 }), scalar, { maxKeys: 2 }),
+    );
     const values = fc.sample(value, { seed: 16, numRuns: 300 });
     await expectParity(def, values);
   });

@@ -20,7 +20,8 @@ const DOUBLE_MIN = "2.5e-324";
 const FLOAT4_MAX = "3.4028234663852886e38";
 // values.ts' ISO form, with its field checks (hours to 23, minutes and seconds to 59) in the
 // pattern: Postgres reads 24:00 and second 60 as the next day or minute.
-const ISO_WITH_OFFSET = "^\\d{4}-\\d{2}-\\d{2}T([01]\\d|2[0-3]):[0-5]\\d(:[0-5]\\d(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2})$";
+const ISO_WITH_OFFSET =
+  "^\\d{4}-\\d{2}-\\d{2}T([01]\\d|2[0-3]):[0-5]\\d(:[0-5]\\d(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2})$";
 
 /** A SQL string literal (standard_conforming_strings is on: only quotes need doubling). */
 export function sqlLiteral(text: string): string {

@@ -46,9 +46,7 @@ const sequenced = (relation: string, ordered: boolean) => `
  * one hash join with the history of a single (feature version, event time), which is what a
  * materialization unit writes (millions of rows, one key prefix).
  */
-export type HistoryLookup =
-  | { kind: "probe" }
-  | { kind: "join"; featureId: string; version: number; eventTime: string };
+export type HistoryLookup = { kind: "probe" } | { kind: "join"; featureId: string; version: number; eventTime: string };
 
 const judged = (input: string, history: string, column: string, lookup: HistoryLookup) => {
   const withPrevious = `

@@ -1,6 +1,7 @@
 // Values as they were at a point in time, from the offline store: for each (feature,
 // entity), the row with the latest event_timestamp <= t. Small requests probe the lookup
 // index over HTTP; large ones are staged in a TrainingSession and read in one sort-merge pass.
+import { readSplittingOnTooLarge } from "#shared/db/pg-errors.ts";
 import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import { collectProbeRows, pairsPerProbe, probeQueries } from "./probe.ts";
 import { TrainingSession } from "./training-session.ts";
@@ -50,19 +51,30 @@ export async function* readPointInTime(
   }
   const chunk = pairsPerProbe(request.features.length);
   for (let start = 0; start < request.pairs.length; start += chunk) {
-    const pairs = request.pairs.slice(start, start + chunk);
-    const pairsJson = JSON.stringify(pairs.map((p, i) => ({ ord: i, entity_id: p.entityId, ts: p.timestamp })));
-    const queries = probeQueries(
-      request,
-      "SELECT * FROM jsonb_to_recordset($6::jsonb) AS r(ord int, entity_id text, ts timestamptz)",
+    // Embeddings make answers big: a chunk over Neon's 10 MB is read again in halves.
+    yield await readSplittingOnTooLarge(request.pairs.slice(start, start + chunk), (pairs) =>
+      probePairs(ctx, request, pairs),
     );
-    // JIT compilation costs more than these index probes ever take.
-    const [, ...results] = await withTenantSql(
-      ctx.db,
-      ctx.tenantId,
-      (sql) => [sql`SET LOCAL jit = off`, ...queries.map((q) => sql.query(q.text, [...q.values, pairsJson]))],
-      { readOnly: true },
-    );
-    yield collectProbeRows(pairs.length, request.features.length, results);
   }
+}
+
+/** One probe round trip: the rows of `pairs`, in their order. */
+async function probePairs(
+  ctx: TenantContext,
+  request: TrainingSetRequest,
+  pairs: readonly StagedPair[],
+): Promise<PointInTimeRow[]> {
+  const pairsJson = JSON.stringify(pairs.map((p, i) => ({ ord: i, entity_id: p.entityId, ts: p.timestamp })));
+  const queries = probeQueries(
+    request,
+    "SELECT * FROM jsonb_to_recordset($6::jsonb) AS r(ord int, entity_id text, ts timestamptz)",
+  );
+  // JIT compilation costs more than these index probes ever take.
+  const [, ...results] = await withTenantSql(
+    ctx.db,
+    ctx.tenantId,
+    (sql) => [sql`SET LOCAL jit = off`, ...queries.map((q) => sql.query(q.text, [...q.values, pairsJson]))],
+    { readOnly: true },
+  );
+  return collectProbeRows(pairs.length, request.features.length, results);
 }

@@ -13,7 +13,7 @@ export function connectOnlineStore(env: Env): OnlineStore {
   if (!store) {
     const writer = connectRedis(env);
     const reader = connectRedisReader(env);
-    store = writer && reader ? new RedisOnlineStore(reader, writer) : disabledOnlineStore;
+    store = writer && reader ? new RedisOnlineStore(reader, writer, env.REDIS_TIMEOUT_MS) : disabledOnlineStore;
     stores.set(env, store);
   }
   return store;

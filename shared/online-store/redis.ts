@@ -74,6 +74,9 @@ for i = 1, #KEYS do
 end
 return written`;
 
+/** From this expected answer size on, a read's deadline grows with the size. */
+const bulkReadBytes = 256 * 1024;
+
 /** Requests of a write, by default: small ones keep a push's latency low. */
 const defaultWriteBytes = 512 * 1024;
 /** Upstash refuses requests over 10 MB: no request may come near it. */
@@ -85,6 +88,7 @@ export class RedisOnlineStore implements OnlineStore {
   readonly enabled = true;
   // Script objects remember their SHA-1 (EVALSHA first, EVAL only when Redis lacks it).
   private readonly reads;
+  private readonly bulkReads;
   private readonly writes;
 
   /**
@@ -94,8 +98,10 @@ export class RedisOnlineStore implements OnlineStore {
   constructor(
     private readonly reader: Redis,
     private readonly writer: Redis,
+    private readonly readTimeoutMs: number,
   ) {
     this.reads = reader.createScript<[string | null, ...(string | null)[][]], true>(readScript, { readonly: true });
+    this.bulkReads = writer.createScript<[string | null, ...(string | null)[][]], true>(readScript, { readonly: true });
     this.writes = writer.createScript<number>(writeScript);
   }
 
@@ -105,7 +111,14 @@ export class RedisOnlineStore implements OnlineStore {
     const argv: string[] = [String(request.groups.length)];
     for (const group of request.groups) argv.push(String(group.fields.length), ...group.fields);
     const hashKeys = Array.isArray(keys) ? keys : await keys;
-    const [revision, ...hashes] = await this.reads.exec([registryRevisionKey(request.tenantId), ...hashKeys], argv);
+    const scriptKeys = [registryRevisionKey(request.tenantId), ...hashKeys];
+    const expected = request.expectedBytes ?? 0;
+    // A big answer (1,000 embeddings: ~15 MB) gets a deadline that grows with its size
+    // (10 MB/s), on the client without the small reads' fixed deadline.
+    const [revision, ...hashes] =
+      expected > bulkReadBytes
+        ? await withDeadline(this.bulkReads.exec(scriptKeys, argv), this.readTimeoutMs + expected / 10_000)
+        : await this.reads.exec(scriptKeys, argv);
     return { revision: revision ?? null, cells: hashes.map((fields) => fields.map(decodeCell)) };
   }
 

@@ -14,6 +14,11 @@ export interface CellsRequest {
   entityIds: readonly string[];
   /** The groups read, each with the fields (feature versions, `<id>@<version>`) read from it, in group order. */
   groups: readonly { groupId: string; fields: readonly string[] }[];
+  /**
+   * The answer's expected size, when it is known to be big (embeddings): the read's deadline
+   * grows with it, since moving 15 MB takes longer than any small read's deadline.
+   */
+  expectedBytes?: number;
 }
 
 export interface Cell {

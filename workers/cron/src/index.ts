@@ -4,7 +4,13 @@
 import { cronEnv, parseEnv } from "#shared/env.ts";
 import { createWorkerApp } from "#shared/http/app.ts";
 import { runMaterialization } from "./materialize.ts";
-import { consumeDeadLetters, consumeUnits, materializeQueues, type UnitMessage, type UnitQueue } from "./queue-consumer.ts";
+import {
+  consumeDeadLetters,
+  consumeUnits,
+  materializeQueues,
+  type UnitMessage,
+  type UnitQueue,
+} from "./queue-consumer.ts";
 import { cronTriggers } from "./triggers.ts";
 import { runPartitionUpkeep, runTtlExpiry } from "./upkeep.ts";
 
@@ -37,7 +43,8 @@ export default {
   },
   async queue(batch, bindings, _ctx) {
     const env = parseEnv(bindings, cronEnv);
-    if (batch.queue === materializeQueues.deadLetters) return consumeDeadLetters(batch as MessageBatch<UnitMessage>, env);
+    if (batch.queue === materializeQueues.deadLetters)
+      return consumeDeadLetters(batch as MessageBatch<UnitMessage>, env);
     const queue = unitQueue(bindings);
     if (!queue) throw new Error("the materialization queue has no producer binding (MATERIALIZE_QUEUE)");
     await consumeUnits(batch as MessageBatch<UnitMessage>, env, queue, {

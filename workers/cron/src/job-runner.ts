@@ -2,11 +2,11 @@
 // spent (the job is then handed back and resumed by the next invocation). This is the path
 // of a worker without a queue binding; with one, units fan out to queue consumers
 // (queue-consumer.ts) and the same unit runner does the work there.
-import { pgError } from "#shared/db/pg-errors.ts";
-import { tenantContextFor } from "#shared/db/tenant.ts";
-import type { Env } from "#shared/env.ts";
+
 import { sql } from "drizzle-orm";
-import { tenantRows } from "#shared/db/tenant.ts";
+import { pgError } from "#shared/db/pg-errors.ts";
+import { tenantContextFor, tenantRows } from "#shared/db/tenant.ts";
+import type { Env } from "#shared/env.ts";
 import {
   type ClaimedJob,
   describeUnit,

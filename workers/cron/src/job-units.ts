@@ -143,7 +143,12 @@ async function computeJobStats(ctx: TenantContext, job: Pick<ClaimedJob, "id" | 
   ]);
   for (const row of rows!) {
     const [id, version] = String(row.feature_field).split("@");
-    await computeFeatureStats(ctx, { id: id!, version: Number(version) }, new Date(row.first_end as string), new Date(job.end_time));
+    await computeFeatureStats(
+      ctx,
+      { id: id!, version: Number(version) },
+      new Date(row.first_end as string),
+      new Date(job.end_time),
+    );
   }
 }
 
@@ -176,7 +181,10 @@ export async function markUnit(ctx: TenantContext, jobId: string, unitIndex: num
 }
 
 /** A unit's name in a job's error: which feature, which window. */
-export function describeUnit(unit: Pick<UnitRow, "unit_index" | "feature_field" | "window_start" | "window_end">, feature?: ServedFeature) {
+export function describeUnit(
+  unit: Pick<UnitRow, "unit_index" | "feature_field" | "window_start" | "window_end">,
+  feature?: ServedFeature,
+) {
   const name = feature ? `${feature.qualifiedName}@v${feature.version}` : unit.feature_field;
   return `unit ${unit.unit_index} (${name}, window ${new Date(unit.window_start).toISOString()} to ${new Date(unit.window_end).toISOString()})`;
 }

@@ -309,27 +309,30 @@ describe("claims and leases", () => {
     ["after staging its rows", "after-stage"],
     ["after writing Postgres", "after-write"],
     ["after the first Redis page", "after-first-page"],
-  ] as const)("finishes a job whose worker was killed %s: retried, no duplicate rows, exact counts", async (_label, crashAt) => {
-    const { ctx, featureId } = await tenantWithJobs(1);
-    // The first worker dies inside its first unit; its lease runs out.
-    await expect(
-      runMaterialization(ctx.env, { tenants: [ctx.tenantId], workerId: "doomed", crashAt }),
-    ).rejects.toThrow(/killed/);
-    await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
-      sql`UPDATE ai_feature_materialization_jobs SET lease_expires_at = now() - interval '1 second'`,
-    ]);
-    const rescue = await runMaterialization(ctx.env, { tenants: [ctx.tenantId], workerId: "rescuer" });
-    expect(Object.values(rescue.outcomes)).toEqual(["completed"]);
-    const [job] = await jobs(ctx);
-    expect(job!.attempts).toBe(2);
-    const stored = await offlineValues(ctx, featureId);
-    const keys = stored.map((r) => `${r.entity_id}@${r.event_timestamp}`);
-    expect(new Set(keys).size).toBe(keys.length);
-    expect(new Set(stored.map((r) => r.event_timestamp)).size).toBe(3);
-    // Every value counted once, though one unit ran twice.
-    expect(job!.rows_processed).toBe(stored.length);
-    expect(job!.rows_failed).toBe(0);
-  });
+  ] as const)(
+    "finishes a job whose worker was killed %s: retried, no duplicate rows, exact counts",
+    async (_label, crashAt) => {
+      const { ctx, featureId } = await tenantWithJobs(1);
+      // The first worker dies inside its first unit; its lease runs out.
+      await expect(
+        runMaterialization(ctx.env, { tenants: [ctx.tenantId], workerId: "doomed", crashAt }),
+      ).rejects.toThrow(/killed/);
+      await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+        sql`UPDATE ai_feature_materialization_jobs SET lease_expires_at = now() - interval '1 second'`,
+      ]);
+      const rescue = await runMaterialization(ctx.env, { tenants: [ctx.tenantId], workerId: "rescuer" });
+      expect(Object.values(rescue.outcomes)).toEqual(["completed"]);
+      const [job] = await jobs(ctx);
+      expect(job!.attempts).toBe(2);
+      const stored = await offlineValues(ctx, featureId);
+      const keys = stored.map((r) => `${r.entity_id}@${r.event_timestamp}`);
+      expect(new Set(keys).size).toBe(keys.length);
+      expect(new Set(stored.map((r) => r.event_timestamp)).size).toBe(3);
+      // Every value counted once, though one unit ran twice.
+      expect(job!.rows_processed).toBe(stored.length);
+      expect(job!.rows_failed).toBe(0);
+    },
+  );
 
   it("stops a job cancelled while it runs", async () => {
     const { ctx } = await tenantWithJobs(1);

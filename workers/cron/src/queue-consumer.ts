@@ -3,9 +3,10 @@
 // them in parallel, retry a unit that failed for a passing reason, and send a unit that
 // keeps failing to the dead-letter queue, whose consumer fails its job with the reason.
 // Why Queues rather than Workflows: see ARCHITECTURE.md, "Materialization at scale".
-import type { Env } from "#shared/env.ts";
+
 import { pgError } from "#shared/db/pg-errors.ts";
 import { type TenantContext, tenantContextFor } from "#shared/db/tenant.ts";
+import type { Env } from "#shared/env.ts";
 import { AppError } from "#shared/http/errors.ts";
 import { loadRegistryFeatures, type ServedFeature } from "#shared/registry/snapshot.ts";
 import { errorText } from "./job-runner.ts";
@@ -45,12 +46,7 @@ export const consumerBudget = { subrequests: 900, perUnit: 12, perPage: 3 };
 const leaseSeconds = 15 * 60;
 
 /** Plans the job's units and sends every unfinished one; the job's lease covers a queue consumer's run. */
-export async function dispatchJob(
-  env: Env,
-  queue: UnitQueue,
-  job: ClaimedJob,
-  stepSeconds: number,
-): Promise<number> {
+export async function dispatchJob(env: Env, queue: UnitQueue, job: ClaimedJob, stepSeconds: number): Promise<number> {
   const ctx = tenantContextFor(env, job.tenant_id, { subject: "cron" });
   await planUnits(ctx, job, stepSeconds);
   const units = await openUnits(ctx, job.id);
@@ -119,7 +115,7 @@ export async function consumeUnits(
     budget -= consumerBudget.perUnit;
     try {
       const unit = await loadUnit(ctx, body.jobId, body.unitIndex);
-      if (!unit || unit.job_status !== "running") {
+      if (unit?.job_status !== "running") {
         if (unit) await markUnit(ctx, body.jobId, body.unitIndex, "cancelled");
         message.ack();
         outcomes[key] = "skipped";

@@ -77,11 +77,13 @@ async function dispatchedBackfill(transformationSql?: string) {
       ],
     },
   ]);
+  // One clock reading: a window of 3 days and a millisecond would be 4 units.
+  const now = Date.now();
   const job = await createJob(ctx, {
     featureGroupId: groups.get("user")!.id,
     jobType: "point_in_time",
-    startTime: new Date(Date.now() - 3 * DAY).toISOString(),
-    endTime: new Date().toISOString(),
+    startTime: new Date(now - 3 * DAY).toISOString(),
+    endTime: new Date(now).toISOString(),
   });
   const { sent, queue } = recordingQueue();
   const run = await runMaterialization(ctx.env, { tenants: [tenantId], queue });
@@ -114,9 +116,9 @@ describe("units on the queue", () => {
       const { ctx, job, sent, queue, featureId } = await dispatchedBackfill();
       const messages = sent.splice(0);
       // The consumer dies inside its first unit: nothing is acknowledged, the batch is redelivered.
-      await expect(consumeUnits(batchOf(materializeQueues.units, messages), ctx.env, queue, { crashAt })).rejects.toThrow(
-        /killed/,
-      );
+      await expect(
+        consumeUnits(batchOf(materializeQueues.units, messages), ctx.env, queue, { crashAt }),
+      ).rejects.toThrow(/killed/);
       const outcomes = await consumeUnits(batchOf(materializeQueues.units, messages, 2), ctx.env, queue);
       expect(Object.values(outcomes), crashAt).toEqual(["done", "done", "done"]);
       const stored = await storedValues(ctx, featureId);
@@ -145,7 +147,7 @@ describe("units on the queue", () => {
       await worker.queue(batch, bindings, execution);
       const result = await getQueueResult(batch, execution);
       // A timeout may pass: the queue retries it (up to max_retries, then the dead-letter queue).
-      expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m0"]);
+      expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(["m0"]);
     }
     expect((await unitRows(ctx))[0]).toMatchObject({ status: "pending", attempts: 4 });
     const dead = batchOf(materializeQueues.deadLetters, poison, 4);
@@ -154,7 +156,9 @@ describe("units on the queue", () => {
     expect((await getQueueResult(dead, execution)).explicitAcks).toEqual(["m0"]);
     const failed = await getJob(ctx, job.id);
     expect(failed.status).toBe("failed");
-    expect(failed.errorMessage).toMatch(/unit 0 .* failed after 4 attempts: canceling statement due to statement timeout/);
+    expect(failed.errorMessage).toMatch(
+      /unit 0 .* failed after 4 attempts: canceling statement due to statement timeout/,
+    );
     // The job's other units will not run.
     expect((await unitRows(ctx)).map((u) => u.status)).toEqual(["failed", "cancelled", "cancelled"]);
   });

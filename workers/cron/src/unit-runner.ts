@@ -10,7 +10,7 @@
 //      Redis in keyset pages, each under Neon's response and Upstash's request limits; the
 //      page cursor is saved, so a retry resumes where the last attempt stopped.
 import { sql } from "drizzle-orm";
-import { type TenantContext, TenantConnection, tenantRows } from "#shared/db/tenant.ts";
+import { TenantConnection, type TenantContext, tenantRows } from "#shared/db/tenant.ts";
 import { bindTransformation, windowValues } from "#shared/features/transformation.ts";
 import { checkedValuesSql, sqlLiteral } from "#shared/features/value-checks-sql.ts";
 import { writeStatementSql } from "#shared/features/writes.ts";
@@ -144,7 +144,9 @@ async function stageAndWrite(
 /** The write statement of a unit: the staged rows checked, the valid ones written, failures counted with samples. */
 function unitWriteSql(tenantId: string, feature: ServedFeature, eventTime: Date): string {
   const expires =
-    feature.ttlSeconds === null ? "NULL" : sqlLiteral(new Date(eventTime.getTime() + feature.ttlSeconds * 1000).toISOString());
+    feature.ttlSeconds === null
+      ? "NULL"
+      : sqlLiteral(new Date(eventTime.getTime() + feature.ttlSeconds * 1000).toISOString());
   const common = `ord, ${sqlLiteral(feature.id)}::uuid AS feature_id, ${Number(feature.version)} AS feature_version,
       ${sqlLiteral(feature.entityType)}::text AS entity_type, entity_id,`;
   const timing = `${sqlLiteral(eventTime.toISOString())}::timestamptz AS event_timestamp, ${expires}::timestamptz AS expires_at,

@@ -65,6 +65,10 @@ function planRead(
     const feature = resolved.get(name)!;
     return { feature, ...fieldOf.get(feature)! };
   });
+  // Embeddings are what make an answer big (~12 bytes a float as text).
+  let bytesPerEntity = 0;
+  for (const feature of fieldOf.keys())
+    bytesPerEntity += feature.dataType === "embedding" ? (feature.embeddingDimension ?? 0) * 12 : 0;
   return {
     groups,
     slots,
@@ -72,6 +76,7 @@ function planRead(
       tenantId: ctx.tenantId,
       entityIds,
       groups: groups.map((features) => ({ groupId: features[0]!.groupId, fields: features.map((f) => f.field) })),
+      expectedBytes: bytesPerEntity * entityIds.length,
     },
   };
 }
