@@ -10,7 +10,15 @@ export interface IsolateHeap {
 }
 
 /** Connects to the inspector target whose title contains `title` (Miniflare names the user worker "core:user:"). */
-export async function connectIsolateHeap(inspectorPort: number, title = "core:user:"): Promise<IsolateHeap> {
+/**
+ * `pump`, when given, is a request made while a GC is asked for: workerd answers
+ * HeapProfiler.collectGarbage only once its event loop turns, which an idle isolate's does not.
+ */
+export async function connectIsolateHeap(
+  inspectorPort: number,
+  title = "core:user:",
+  pump?: () => Promise<unknown>,
+): Promise<IsolateHeap> {
   const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as {
     title: string;
     webSocketDebuggerUrl: string;
@@ -34,7 +42,9 @@ export async function connectIsolateHeap(inspectorPort: number, title = "core:us
     });
   return {
     liveMb: async () => {
-      await call("HeapProfiler.collectGarbage");
+      const collected = call("HeapProfiler.collectGarbage");
+      if (pump) await pump();
+      await collected;
       const usage = await call("Runtime.getHeapUsage");
       return Math.round(usage.usedSize / 1e5) / 10;
     },

@@ -1,13 +1,15 @@
 // npm run bench [-- --quick] [-- --only=<name>] — runs every benchmark (bench/*.bench.ts
 // inside workerd, then bench/http-load.ts against `wrangler dev` and plain workerd, then
 // bench/training-memory.ts against a fresh workerd, on the local stack), writes
-// bench/results.json and renders BENCHMARKS.md. --only=http, --only=training-memory or
+// bench/results.json and renders BENCHMARKS.md. --only=http, --only=training-memory,
+// --only=materialization-scale or
 // --only=<bench file name> runs one of them and merges its results into the existing file.
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { runHttpBenchmarks } from "./http-load.ts";
+import { runMaterializationScale } from "./materialization-scale.ts";
 import { runTrainingSetMemory } from "./training-memory.ts";
 import { workerdRssMb } from "./workerd-memory.ts";
 
@@ -30,7 +32,7 @@ const rssSamples: { at: number; mb: number }[] = [];
 const sampler = setInterval(() => rssSamples.push({ at: Date.now(), mb: Math.round(workerdRssMb()) }), 100);
 const phases = new Map<string, { start: number; end?: number }>();
 /** Benchmarks that run in Node against a workerd host, not inside workerd. */
-const nodeBenchmarks = new Set(["http", "training-memory"]);
+const nodeBenchmarks = new Set(["http", "training-memory", "materialization-scale"]);
 const benchFile = only && !nodeBenchmarks.has(only) ? `bench/${only}.bench.ts` : undefined;
 /** The benchmarks inside workerd (vitest); resolves with vitest's exit code. */
 function runWorkerdBenchmarks(): Promise<number> {
@@ -85,6 +87,16 @@ if (!only || only === "training-memory") {
     results.push(...(await runTrainingSetMemory(quick)));
   } catch (error) {
     console.error(`training-set memory benchmark failed: ${(error as Error).stack}`);
+    code = 1;
+  }
+}
+
+if (!only || only === "materialization-scale") {
+  console.log("\nMaterialization at scale: the cron worker's queue consumers in a fresh workerd, 1/2/4 at once");
+  try {
+    results.push(...(await runMaterializationScale(quick)));
+  } catch (error) {
+    console.error(`materialization-scale benchmark failed: ${(error as Error).stack}`);
     code = 1;
   }
 }

@@ -44,6 +44,7 @@ export interface UnitQueue {
 export const consumerBudget = { subrequests: 900, perUnit: 12, perPage: 3 };
 
 const leaseSeconds = 15 * 60;
+const unitsInParallel = 2;
 
 /** Plans the job's units and sends every unfinished one; the job's lease covers a queue consumer's run. */
 export async function dispatchJob(env: Env, queue: UnitQueue, job: ClaimedJob, stepSeconds: number): Promise<number> {
@@ -100,17 +101,16 @@ export async function consumeUnits(
   const outcomes: Record<string, Outcome> = {};
   const registries = new Map<string, Promise<Map<string, ServedFeature>>>();
   let budget = consumerBudget.subrequests;
-  for (const message of batch.messages) {
+
+  async function handle(message: Message<UnitMessage>): Promise<Outcome> {
     const body = message.body;
     const ctx = tenantContextFor(env, body.tenantId, { subject: "cron" });
-    const key = `${body.jobId}#${body.unitIndex}`;
     if (budget < consumerBudget.perUnit + consumerBudget.perPage) {
       // This invocation's subrequests are spent: the unit goes back on the queue as a new
       // message (a retry would count against its attempts).
       await queue.send(body);
       message.ack();
-      outcomes[key] = "continued";
-      continue;
+      return "continued";
     }
     budget -= consumerBudget.perUnit;
     try {
@@ -118,8 +118,7 @@ export async function consumeUnits(
       if (unit?.job_status !== "running") {
         if (unit) await markUnit(ctx, body.jobId, body.unitIndex, "cancelled");
         message.ack();
-        outcomes[key] = "skipped";
-        continue;
+        return "skipped";
       }
       let registry = registries.get(body.tenantId);
       if (!registry) {
@@ -130,7 +129,8 @@ export async function consumeUnits(
       if (!feature?.transformationSql) {
         await markUnit(ctx, body.jobId, body.unitIndex, "cancelled");
       } else {
-        const maxPages = Math.max(1, Math.floor(budget / consumerBudget.perPage));
+        // Units running beside this one get their share of what is left.
+        const maxPages = Math.max(1, Math.floor(budget / consumerBudget.perPage / unitsInParallel));
         const result = await runUnit(ctx, unit, feature, {
           statementTimeoutMs: options.statementTimeoutMs ?? 300_000,
           pageBytes: options.pageBytes,
@@ -141,17 +141,30 @@ export async function consumeUnits(
         if (result.status === "more") {
           await queue.send(body);
           message.ack();
-          outcomes[key] = "continued";
-          continue;
+          return "continued";
         }
       }
       await rollUpJob(ctx, { id: body.jobId, start_time: body.startTime, end_time: body.endTime }, leaseSeconds);
       message.ack();
-      outcomes[key] = "done";
+      return "done";
     } catch (error) {
-      outcomes[key] = await handleFailure(ctx, body, error, message, options);
+      return handleFailure(ctx, body, error, message, options);
     }
   }
+
+  // Two units at a time: one's Redis refresh overlaps the other's Postgres write (each unit
+  // holds one WebSocket and at most one HTTP request at a time: 4 of the 6 connections).
+  const waiting = [...batch.messages];
+  const lanes = await Promise.allSettled(
+    Array.from({ length: Math.min(unitsInParallel, waiting.length) }, async () => {
+      for (let message = waiting.shift(); message; message = waiting.shift()) {
+        outcomes[`${message.body.jobId}#${message.body.unitIndex}`] = await handle(message);
+      }
+    }),
+  );
+  // Only a consumer that dies mid-unit gets here (tests): the invocation fails as a whole.
+  const crashed = lanes.find((l) => l.status === "rejected");
+  if (crashed) throw (crashed as PromiseRejectedResult).reason;
   return outcomes;
 }
 

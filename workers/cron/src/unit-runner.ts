@@ -52,7 +52,7 @@ export class UnitCrash extends Error {
 
 const maxFailureSamples = 20;
 /** A Neon answer is at most 10 MiB; pages stay well under it (JSON adds quoting per row). */
-const defaultPageBytes = 4 * 1024 * 1024;
+const defaultPageBytes = 2 * 1024 * 1024;
 
 export async function runUnit(
   ctx: TenantContext,
@@ -63,8 +63,9 @@ export async function runUnit(
   let current = unit;
   if (current.status === "pending") {
     const written = await stageAndWrite(ctx, current, feature, options);
-    if (!written) return { status: "skipped", reason: "another attempt wrote it" };
-    current = written;
+    // Another delivery wrote it meanwhile: its Redis refresh may not have finished (a dead
+    // consumer), and refreshing again is harmless (newest-wins), so go on from its state.
+    current = written ?? (await reloadUnit(ctx, current));
   }
   if (current.status !== "written") return { status: "skipped", reason: `unit is ${current.status}` };
   if (options.crashAt === "after-write") throw new UnitCrash("killed after the write");
@@ -139,6 +140,15 @@ async function stageAndWrite(
   } finally {
     await connection.close();
   }
+}
+
+async function reloadUnit(ctx: TenantContext, unit: UnitRow): Promise<UnitRow> {
+  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
+    sql`SELECT job_id, unit_index, feature_field, window_start, window_end, status, attempts,
+               seq_low::text, seq_high::text, redis_after::text
+        FROM ai_feature_materialization_units WHERE job_id = ${unit.job_id} AND unit_index = ${unit.unit_index}`,
+  ]);
+  return rows![0] as unknown as UnitRow;
 }
 
 /** The write statement of a unit: the staged rows checked, the valid ones written, failures counted with samples. */
@@ -220,7 +230,7 @@ async function refreshOnlineStore(
         value: JSON.parse(r.value as string),
         expiresAtMs: r.expires_ms === null ? null : Number(r.expires_ms),
       }));
-      await store.write(ctx.tenantId, cells, 30_000, { maxRequestBytes: 8 * 1024 * 1024 });
+      await store.write(ctx.tenantId, cells, 30_000, { maxRequestBytes: 4 * 1024 * 1024 });
       after = String(rows.at(-1)!.ingest_seq);
       pages++;
       if (options.crashAt === "after-first-page") throw new UnitCrash("killed after the first page");
