@@ -111,6 +111,9 @@ async function stageAndWrite(
         [unit.job_id, unit.unit_index],
       );
       if (locked?.status !== "pending") return null;
+      // The statement sorts and keeps the unit's rows (checks, restatement order, newest per
+      // key): in memory rather than spilled to disk at the default 4 MB.
+      await query("SET LOCAL work_mem = '64MB'");
       const [counts] = await query(unitWriteSql(ctx.tenantId, feature, window.end));
       const row = counts!;
       // Without an offline store there is no history to compare with: every valid value is written.
