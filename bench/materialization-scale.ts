@@ -26,6 +26,7 @@ import { createFeature } from "../shared/registry/features.ts";
 import { createGroup, findGroup } from "../shared/registry/groups.ts";
 import { createFeatureBody, createGroupBody } from "../shared/registry/schemas.ts";
 import { connectIsolateHeap } from "./isolate-heap.ts";
+import type { Measurement as BaseMeasurement } from "./stats.ts";
 import { workerdRssMb } from "./workerd-memory.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -34,16 +35,7 @@ const windows = 8;
 const DAY = 86_400_000;
 const windowStart = Date.UTC(2026, 2, 1);
 
-export interface Measurement {
-  name: string;
-  params: Record<string, unknown>;
-  value: number;
-  unit: string;
-  floor: number;
-  floorName: string;
-  ratio: number;
-  extra?: Record<string, unknown>;
-}
+type Measurement = BaseMeasurement & { ratio: number };
 
 const transformationSql = `SELECT id AS entity_id, EXTRACT(EPOCH FROM (updated_at - created_at))::int AS value
   FROM ai_conversations WHERE created_at >= :start_time AND created_at < :end_time`;
@@ -106,8 +98,8 @@ export async function runMaterializationScale(quick: boolean): Promise<Measureme
       // Spread evenly over the 8 daily windows.
       await owner.query(
         `INSERT INTO ai_conversations (tenant_id, channel, created_at, updated_at)
-         SELECT $1, 'web', to_timestamp($2 / 1000.0) + ((i * 7919) % ($4 * 86400)) * interval '1 second',
-                to_timestamp($2 / 1000.0) + ((i * 7919) % ($4 * 86400)) * interval '1 second' + (i % 3600) * interval '1 second'
+         SELECT $1, 'web', to_timestamp($2 / 1000.0) + ((i::bigint * 7919) % ($4 * 86400)) * interval '1 second',
+                to_timestamp($2 / 1000.0) + ((i::bigint * 7919) % ($4 * 86400)) * interval '1 second' + (i % 3600) * interval '1 second'
          FROM generate_series($5::int + 1, $3::int) AS i`,
         [tenantId, windowStart, sourceRows, windows, have],
       );

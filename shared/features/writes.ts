@@ -48,8 +48,11 @@ const sequenced = (relation: string, ordered: boolean) => `
  */
 export type HistoryLookup = { kind: "probe" } | { kind: "join"; featureId: string; version: number; eventTime: string };
 
-const judged = (input: string, history: string, column: string, lookup: HistoryLookup) => {
-  const withPrevious = `
+const judged = (input: string, history: string, column: string, lookup: HistoryLookup, uniqueKeys: boolean) => {
+  // With keys known to be unique no row has an earlier one in the input: no sort needed.
+  const withPrevious = uniqueKeys
+    ? `SELECT i.*, CASE WHEN false THEN i.${column} END AS prev, false AS has_prev FROM ${input} i`
+    : `
     SELECT i.*, lag(i.${column}) OVER w AS prev, (lag(i.seq) OVER w) IS NOT NULL AS has_prev
     FROM ${input} i
     WINDOW w AS (PARTITION BY feature_id, feature_version, entity_type, entity_id, event_timestamp ORDER BY seq)`;
@@ -85,6 +88,8 @@ export interface WriteStatement {
   /** Whether sequence numbers follow `ord` (a sort), or the relation's own order. */
   ordered: boolean;
   history: HistoryLookup;
+  /** Each (feature version, entity type, entity, event time) occurs once in the input (checked by the caller): skips two sorts. */
+  uniqueKeys?: boolean;
   /** CTEs placed before the write's own (each ending with a comma). */
   prelude?: string;
   /** Columns added to the answer, after the counts. */
@@ -101,12 +106,17 @@ export interface WriteStatement {
  * seq_high and the extra columns.
  */
 export function writeStatementSql(w: WriteStatement): string {
+  const unique = w.uniqueKeys === true;
+  const newestPerKey = unique ? "" : "DISTINCT ON (feature_id, feature_version, entity_type, entity_id)";
+  const newestOrder = unique
+    ? ""
+    : "ORDER BY feature_id, feature_version, entity_type, entity_id, event_timestamp DESC, seq DESC";
   return `WITH ${w.prelude ?? ""} input AS MATERIALIZED (${sequenced(w.scalars, w.ordered)}
         ), vectors AS MATERIALIZED (${sequenced(w.vectors, w.ordered)}
         ), scalar_judged AS MATERIALIZED (
-          ${judged("(SELECT * FROM input WHERE offline)", "ai_feature_values", "value", w.history)}
+          ${judged("(SELECT * FROM input WHERE offline)", "ai_feature_values", "value", w.history, unique)}
         ), vector_judged AS MATERIALIZED (
-          ${judged("(SELECT ord, feature_id, feature_version, entity_type, entity_id, embedding::vector AS embedding, event_timestamp, seq FROM vectors)", "ai_feature_embeddings", "embedding", w.history)}
+          ${judged("(SELECT ord, feature_id, feature_version, entity_type, entity_id, embedding::vector AS embedding, event_timestamp, seq FROM vectors)", "ai_feature_embeddings", "embedding", w.history, unique)}
         ), offline AS (
           INSERT INTO ai_feature_values
             (tenant_id, feature_id, feature_version, entity_type, entity_id, value, value_type, event_timestamp, ingest_seq)
@@ -116,11 +126,11 @@ export function writeStatementSql(w: WriteStatement): string {
         ), online AS (
           INSERT INTO ai_feature_online AS o (tenant_id, feature_id, feature_version, entity_type, entity_id, value,
                                              value_type, event_timestamp, expires_at, ingest_seq)
-          SELECT DISTINCT ON (feature_id, feature_version, entity_type, entity_id)
+          SELECT ${newestPerKey}
                  ${w.tenant}, feature_id, feature_version, entity_type, entity_id, value,
                  value_type, event_timestamp, expires_at, seq
           FROM input WHERE online
-          ORDER BY feature_id, feature_version, entity_type, entity_id, event_timestamp DESC, seq DESC
+          ${newestOrder}
           ON CONFLICT (tenant_id, feature_id, feature_version, entity_type, entity_id) DO UPDATE
             SET value = excluded.value, value_type = excluded.value_type, event_timestamp = excluded.event_timestamp,
                 expires_at = excluded.expires_at, ingest_seq = excluded.ingest_seq, updated_at = now()
@@ -135,11 +145,11 @@ export function writeStatementSql(w: WriteStatement): string {
         ), embedding_online AS (
           INSERT INTO ai_feature_embeddings_online AS o (tenant_id, feature_id, feature_version, entity_type, entity_id,
                                                         embedding, event_timestamp, expires_at, ingest_seq)
-          SELECT DISTINCT ON (feature_id, feature_version, entity_type, entity_id)
+          SELECT ${newestPerKey}
                  ${w.tenant}, feature_id, feature_version, entity_type, entity_id, embedding::vector, event_timestamp,
                  expires_at, seq
           FROM vectors WHERE online
-          ORDER BY feature_id, feature_version, entity_type, entity_id, event_timestamp DESC, seq DESC
+          ${newestOrder}
           ON CONFLICT (tenant_id, feature_id, feature_version, entity_type, entity_id) DO UPDATE
             SET embedding = excluded.embedding, event_timestamp = excluded.event_timestamp,
                 expires_at = excluded.expires_at, ingest_seq = excluded.ingest_seq, updated_at = now()

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { materializeQueues } from "../../workers/cron/src/queue-consumer.ts";
 import { cronTriggers } from "../../workers/cron/src/triggers.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -21,6 +22,17 @@ describe("wrangler configs", () => {
     const crons = /crons = \[([^\]]*)\]/.exec(read("workers/cron/wrangler.toml"))?.[1] ?? "";
     const listed = [...crons.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
     expect(listed.sort()).toEqual(Object.values(cronTriggers).sort());
+  });
+
+  it("produces units to the queue the cron worker consumes, with retries and a dead-letter queue it also consumes", () => {
+    const config = read("workers/cron/wrangler.toml");
+    const producer = /\[\[queues\.producers\]\]\s*\nbinding = "([^"]+)"\s*\nqueue = "([^"]+)"/.exec(config);
+    expect(producer?.slice(1)).toEqual(["MATERIALIZE_QUEUE", materializeQueues.units]);
+    const consumers = [...config.matchAll(/\[\[queues\.consumers\]\]\s*\nqueue = "([^"]+)"/g)].map((m) => m[1]);
+    expect(consumers).toEqual([materializeQueues.units, materializeQueues.deadLetters]);
+    expect(config).toMatch(
+      new RegExp(`max_retries = \\d+\\s*\\n(?:.*\\n)*?dead_letter_queue = "${materializeQueues.deadLetters}"`),
+    );
   });
 
   it.each([

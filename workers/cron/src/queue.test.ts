@@ -193,6 +193,50 @@ describe("units on the queue", () => {
   });
 });
 
+describe("a transformation that gives an entity more than once", () => {
+  it("stores the later rows as restatements, serves the last one, and counts each", async () => {
+    const tenantId = await createTenant("repeats");
+    const ctx = testTenantContext(tenantId);
+    const { groups, features } = await defineFeatures(ctx, [
+      {
+        name: "doc",
+        entityType: "message",
+        features: [
+          {
+            name: "score",
+            dataType: "int64",
+            sourceType: "batch",
+            transformationSql: `SELECT CASE WHEN g <= 3 THEN 'a' ELSE 'b' || g END AS entity_id, g AS value
+              FROM generate_series(1, 5) AS g WHERE :end_time::timestamptz IS NOT NULL`,
+          },
+        ],
+      },
+    ]);
+    const job = await createJob(ctx, {
+      featureGroupId: groups.get("doc")!.id,
+      jobType: "full",
+      startTime: new Date(Date.now() - DAY).toISOString(),
+      endTime: new Date().toISOString(),
+    });
+    const { sent, queue } = recordingQueue();
+    await runMaterialization(ctx.env, { tenants: [tenantId], queue });
+    await consumeUnits(batchOf(materializeQueues.units, sent.splice(0)), ctx.env, queue);
+    const stored = await storedValues(ctx, features.get("doc.score")!.id);
+    expect(stored.map((r) => [r.entity_id, r.value]).sort()).toEqual([
+      ["a", 1],
+      ["a", 2],
+      ["a", 3],
+      ["b4", 4],
+      ["b5", 5],
+    ]);
+    expect(await getJob(ctx, job.id)).toMatchObject({ status: "completed", rowsProcessed: 5 });
+    const read = await apiClient(serving)
+      .as(tenantId, ["features:read"])
+      .post("/v1/features/online", { entityType: "message", entityId: "a", features: ["doc.score"] });
+    expect(read.body.features["doc.score"]).toBe(3);
+  });
+});
+
 describe("a unit larger than the services' limits", () => {
   // 6,000 rows of ~2 KB: 12 MB, more than one Neon HTTP answer may carry (10 MB).
   const bigSql = `SELECT 'e' || g AS entity_id, repeat('x', 2000) || g AS value
