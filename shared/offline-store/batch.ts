@@ -2,6 +2,7 @@
 // (entity, event time) and read a page at a time in that order; of restatements of one event
 // time, the latest ingestion.
 import { sql } from "drizzle-orm";
+import { isResponseTooLarge } from "#shared/db/pg-errors.ts";
 import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
 
 export interface BatchPageQuery {
@@ -22,10 +23,24 @@ export interface BatchRow {
   cells: Record<string, unknown>;
 }
 
+/**
+ * One page. A page whose answer is over Neon's 10 MB (long strings, many features) is asked
+ * again with half the rows, until it fits: the page is shorter, and its cursor goes on.
+ */
 export async function readBatchPage(
   ctx: TenantContext,
   query: BatchPageQuery,
 ): Promise<{ rows: BatchRow[]; hasMore: boolean }> {
+  for (let limit = query.limit; ; limit = Math.ceil(limit / 2)) {
+    try {
+      return await readPage(ctx, { ...query, limit });
+    } catch (error) {
+      if (!isResponseTooLarge(error) || limit === 1) throw error;
+    }
+  }
+}
+
+async function readPage(ctx: TenantContext, query: BatchPageQuery): Promise<{ rows: BatchRow[]; hasMore: boolean }> {
   const versions = sql`(SELECT f.id, f.version FROM jsonb_to_recordset(${JSON.stringify(query.features)}::jsonb) AS f(id uuid, version int))`;
   const filters = [
     sql`v.entity_type = ${query.entityType}`,

@@ -49,3 +49,46 @@ describe("an online read larger than one Neon answer", () => {
     );
   });
 });
+
+describe("a batch page larger than one Neon answer", () => {
+  it("comes back shorter, with a cursor that goes on, until every row is read", async () => {
+    const tenantId = await createTenant("large batch");
+    const ctx = testTenantContext(tenantId);
+    const { features } = await defineFeatures(ctx, [
+      { name: "doc", entityType: "message", features: [{ name: "body", dataType: "string", sourceType: "stream" }] },
+    ]);
+    // 300 values of 60 KB: 18 MB of history, more than one Neon answer may carry.
+    await ownerSql().query(
+      `INSERT INTO ai_feature_values (tenant_id, feature_id, feature_version, entity_type, entity_id, value, value_type,
+         event_timestamp, ingest_seq)
+       SELECT $1, $2, 1, 'message', 'm' || lpad(g::text, 3, '0'), to_jsonb(repeat(chr(97 + g % 26), 60000)), 'scalar',
+              -- whole milliseconds, as pushes and jobs write them: the batch cursor keeps no more (issue 17)
+              date_trunc('milliseconds', now()) - interval '1 hour', nextval('ai_feature_ingest_seq')
+       FROM generate_series(1, 300) g`,
+      [tenantId, features.get("doc.body")!.id],
+    );
+    const entityIds = Array.from({ length: 300 }, (_, i) => `m${String(i + 1).padStart(3, "0")}`);
+    const api = apiClient(worker).as(tenantId, ["features:read"]);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await api.post("/v1/features/batch", {
+        entityType: "message",
+        entityIds,
+        features: ["doc.body"],
+        limit: 1000,
+        ...(cursor ? { cursor } : {}),
+      });
+      expect(page.status).toBe(200);
+      for (const row of page.body.rows) {
+        expect(row.features["doc.body"]).toHaveLength(60000);
+        seen.push(row.entityId);
+      }
+      cursor = page.body.metadata.nextCursor ?? undefined;
+      pages++;
+    } while (cursor);
+    expect(pages).toBeGreaterThan(1);
+    expect(seen).toEqual(entityIds);
+  });
+});
