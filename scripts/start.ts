@@ -265,7 +265,7 @@ async function main() {
 Feature store ready in ${elapsed()}:
   serving  http://localhost:${ports.serving}   (online, push, historical, batch, search)
   admin    http://localhost:${ports.admin}   (registry, jobs; OpenAPI at /v1/admin/openapi.json)
-  cron     http://localhost:${ports.cron}   (materialization every minute, TTL expiry every 5 minutes)
+  cron     http://localhost:${ports.cron}   (materialization every minute, units on the local queue; TTL expiry every 5 minutes)
 
 export TOKEN=${token}
 ${calls.map((c) => `\n# ${c.name}\n${c.curl}`).join("\n")}
