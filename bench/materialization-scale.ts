@@ -71,7 +71,8 @@ async function cronHost(vars: Record<string, string>) {
 export async function runMaterializationScale(quick: boolean): Promise<Measurement[]> {
   const sourceRows = Number(process.env.BENCH_MATERIALIZE_ROWS ?? (quick ? 200_000 : 10_000_000));
   const curve = (process.env.BENCH_MATERIALIZE_CONSUMERS ?? (quick ? "1,2" : "1,2,4")).split(",").map(Number);
-  const tenantId = quick ? "00000000-0000-4000-8000-0000000b0201" : "00000000-0000-4000-8000-0000000b0210";
+  // One tenant per size: its source rows are generated once and kept for later runs.
+  const tenantId = `00000000-0000-4000-8000-b${sourceRows.toString(16).padStart(11, "0")}`;
   const owner = new pg.Client({ connectionString: directUrl("owner", localStack.databases.test) });
   await owner.connect();
   const neon = await startNeonServer({ pgHost: localStack.pgHost, pgPort: localStack.pgPort });
