@@ -80,12 +80,17 @@ async function stageAndWrite(
 ): Promise<UnitRow | null> {
   const bound = bindTransformation(feature.transformationSql ?? "");
   const window = { start: new Date(unit.window_start), end: new Date(unit.window_end) };
+  // A name of its own: the embedded database (PGlite) shares one session among all
+  // connections, so two units' temporary tables must not meet there.
+  const stage = `pg_temp.fs_stage_${crypto.randomUUID().replace(/-/g, "")}`;
   const connection = await TenantConnection.open(ctx);
   try {
     await connection.transaction(
       async (query) => {
-        await query("CREATE TEMP TABLE fs_stage (ord BIGINT GENERATED ALWAYS AS IDENTITY, entity_id TEXT, raw JSONB)");
-        await query("GRANT INSERT ON pg_temp.fs_stage TO fs_transform");
+        await query(
+          `CREATE TEMP TABLE ${stage.slice("pg_temp.".length)} (ord BIGINT GENERATED ALWAYS AS IDENTITY, entity_id TEXT, raw JSONB)`,
+        );
+        await query(`GRANT INSERT ON ${stage} TO fs_transform`);
         // From here the transaction is read-only (a temporary table may still be written):
         // the tenant's SQL can change nothing, whatever it calls.
         await query("SET LOCAL transaction_read_only = on");
@@ -96,7 +101,7 @@ async function stageAndWrite(
         // (read-only transaction) rather than as a syntax error.
         await query(
           `WITH transformation AS (${bound.text})
-           INSERT INTO pg_temp.fs_stage (entity_id, raw)
+           INSERT INTO ${stage} (entity_id, raw)
            SELECT entity_id::text, to_jsonb(value) FROM transformation`,
           windowValues(bound, window.start, window.end),
         );
@@ -117,9 +122,9 @@ async function stageAndWrite(
       // A transformation usually gives each entity once: then the write needs no sort (one
       // hash aggregate here saves two sorts of every row there).
       const [repeats] = await query(
-        "SELECT EXISTS (SELECT 1 FROM pg_temp.fs_stage GROUP BY entity_id HAVING count(*) > 1) AS repeated",
+        `SELECT EXISTS (SELECT 1 FROM ${stage} GROUP BY entity_id HAVING count(*) > 1) AS repeated`,
       );
-      const [counts] = await query(unitWriteSql(ctx.tenantId, feature, window.end, !repeats!.repeated));
+      const [counts] = await query(unitWriteSql(ctx.tenantId, feature, window.end, stage, !repeats!.repeated));
       const row = counts!;
       // Without an offline store there is no history to compare with: every valid value is written.
       const written =
@@ -146,6 +151,8 @@ async function stageAndWrite(
       return updated as unknown as UnitRow;
     });
   } finally {
+    // Gone with the connection on Neon; in a shared session (PGlite) it must be dropped.
+    await connection.transaction(async (query) => query(`DROP TABLE IF EXISTS ${stage}`)).catch(() => {});
     await connection.close();
   }
 }
@@ -160,7 +167,13 @@ async function reloadUnit(ctx: TenantContext, unit: UnitRow): Promise<UnitRow> {
 }
 
 /** The write statement of a unit: the staged rows checked, the valid ones written, failures counted with samples. */
-function unitWriteSql(tenantId: string, feature: ServedFeature, eventTime: Date, uniqueKeys: boolean): string {
+function unitWriteSql(
+  tenantId: string,
+  feature: ServedFeature,
+  eventTime: Date,
+  stage: string,
+  uniqueKeys: boolean,
+): string {
   const expires =
     feature.ttlSeconds === null
       ? "NULL"
@@ -175,7 +188,7 @@ function unitWriteSql(tenantId: string, feature: ServedFeature, eventTime: Date,
       ${feature.offlineEnabled} AS offline FROM valid WHERE ${!embedding}) AS x`;
   const vectors = `(SELECT ${common} checked::text AS embedding, ${timing} FROM valid WHERE ${embedding}) AS x`;
   return writeStatementSql({
-    prelude: `checked AS MATERIALIZED (${checkedValuesSql(feature, "(SELECT ord, entity_id, raw FROM pg_temp.fs_stage)")}),
+    prelude: `checked AS MATERIALIZED (${checkedValuesSql(feature, `(SELECT ord, entity_id, raw FROM ${stage})`)}),
       valid AS (SELECT * FROM checked WHERE reason IS NULL AND entity_id IS NOT NULL AND entity_id <> ''),
       failures AS (
         SELECT ord, COALESCE(entity_id, '') AS entity_id,
