@@ -8,11 +8,19 @@ import path from "node:path";
 import { neon, neonConfig } from "@neondatabase/serverless";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { bootstrapCluster } from "../../scripts/lib/cluster.ts";
 import { migrate } from "../../scripts/lib/migrator.ts";
 import { directUrl, localStack, neonUrl, useEmbeddedPostgres } from "../../scripts/local/config.ts";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../scripts/local/embedded-postgres.ts";
 import { type RunningServer, startNeonServer } from "../../scripts/local/neon-server.ts";
+import { tenantContextFor } from "../../shared/db/tenant.ts";
+import { parseEnv } from "../../shared/env.ts";
+import { createJob, getJob } from "../../shared/jobs/jobs.ts";
+import { createFeature } from "../../shared/registry/features.ts";
+import { createGroup } from "../../shared/registry/groups.ts";
+import { createFeatureBody, createGroupBody } from "../../shared/registry/schemas.ts";
+import { runMaterialization } from "../../workers/cron/src/materialize.ts";
 
 const database = localStack.databases.dev;
 let dataDir: string;
@@ -116,6 +124,55 @@ describe("embedded PostgreSQL", () => {
     ]);
     expect(rows).toEqual([{ id: tenants[1], role: "fs_app" }]);
   });
+
+  it("materializes a job of several units, each staging in its own temporary table of the one shared session", async () => {
+    neonConfig.webSocketConstructor = WebSocket;
+    const env = parseEnv({
+      DATABASE_URL: neonUrl("app", database),
+      NEON_FETCH_ENDPOINT: `${neonServer.url}/sql`,
+      NEON_WS_PROXY: `127.0.0.1:${neonServer.port}/v1`,
+    });
+    const ctx = tenantContextFor(env, tenants[1]!);
+    const owner = await connect("owner");
+    try {
+      await owner.query(
+        `INSERT INTO ai_conversations (tenant_id, channel, created_at, updated_at)
+         SELECT $1, 'web', now() - g * interval '1 hour', now() - g * interval '1 hour' + g * interval '1 second'
+         FROM generate_series(1, 30) g`,
+        [tenants[1]],
+      );
+    } finally {
+      await owner.end();
+    }
+    const group = await createGroup(
+      ctx,
+      createGroupBody.parse({ name: "conv", displayName: "Conv", entityType: "conversation" }),
+    );
+    for (const name of ["duration", "seconds"]) {
+      await createFeature(
+        ctx,
+        group.id,
+        createFeatureBody.parse({
+          name,
+          displayName: name,
+          dataType: "int64",
+          sourceType: "batch",
+          transformationSql: `SELECT id AS entity_id, EXTRACT(EPOCH FROM updated_at - created_at)::int AS value
+            FROM ai_conversations WHERE created_at < :end_time`,
+        }),
+      );
+    }
+    const job = await createJob(ctx, {
+      featureGroupId: group.id,
+      jobType: "point_in_time",
+      startTime: new Date(Date.now() - 2 * 86_400_000).toISOString(),
+      endTime: new Date().toISOString(),
+    });
+    const run = await runMaterialization(env, { tenants: [tenants[1]!] });
+    expect(run.outcomes).toEqual({ [job.id]: "completed" });
+    // 2 daily windows x 2 features: 7 conversations before the first window's end, 30 before the second's.
+    expect((await getJob(ctx, job.id)).rowsProcessed).toBe(2 * (7 + 30));
+  }, 60_000);
 
   it("refuses a second opening of the same data directory", async () => {
     await expect(startEmbeddedPostgres({ dataDir: path.join(dataDir, "db") })).rejects.toThrow(/in use by process/);
