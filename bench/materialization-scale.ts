@@ -9,14 +9,10 @@
 // handler, C at a time, as C concurrent consumer invocations. Every 2 s a full GC over the
 // inspector, then the isolate's used heap: its largest reading is what the consumers hold.
 // BENCH_MATERIALIZE_ROWS overrides the size, BENCH_MATERIALIZE_CONSUMERS the curve (1,2,4).
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import type { Readable } from "node:stream";
 import Redis from "ioredis";
 import { Miniflare } from "miniflare";
 import pg from "pg";
-import { quietWranglerEnv } from "../scripts/lib/wrangler-env.ts";
 import { directUrl, localStack, neonUrl } from "../scripts/local/config.ts";
 import { startNeonServer } from "../scripts/local/neon-server.ts";
 import { startUpstashServer } from "../scripts/local/upstash-server.ts";
@@ -28,9 +24,9 @@ import { createGroup, findGroup } from "../shared/registry/groups.ts";
 import { createFeatureBody, createGroupBody } from "../shared/registry/schemas.ts";
 import { connectIsolateHeap } from "./isolate-heap.ts";
 import type { Measurement as BaseMeasurement } from "./stats.ts";
+import { bundleWorker } from "./workerd-host.ts";
 import { workerdRssMb } from "./workerd-memory.ts";
 
-const root = path.resolve(import.meta.dirname, "..");
 const inspectorPort = 9243;
 const windows = 8;
 const DAY = 86_400_000;
@@ -42,19 +38,10 @@ const transformationSql = `SELECT id AS entity_id, EXTRACT(EPOCH FROM (updated_a
   FROM ai_conversations WHERE created_at >= :start_time AND created_at < :end_time`;
 
 async function cronHost(vars: Record<string, string>) {
-  const outdir = path.join(root, "dist/bench-cron");
-  const built = spawnSync(
-    "npx",
-    ["wrangler", "deploy", "--dry-run", "--outdir", outdir, "--config", "workers/cron/wrangler.toml"],
-    { cwd: root, encoding: "utf8", env: { ...process.env, ...quietWranglerEnv } },
-  );
-  if (built.status !== 0) throw new Error(`bundling the cron worker failed: ${built.stderr}`);
-  const compatibilityDate = /compatibility_date = "([^"]+)"/.exec(
-    readFileSync(path.join(root, "workers/cron/wrangler.toml"), "utf8"),
-  )![1];
+  const { scriptPath, compatibilityDate } = bundleWorker("workers/cron/wrangler.toml", "dist/bench-cron");
   const mf = new Miniflare({
     modules: true,
-    scriptPath: path.join(outdir, "index.js"),
+    scriptPath,
     compatibilityDate,
     bindings: vars,
     // Units are sent here and delivered by this process (C at a time), not by Miniflare.

@@ -17,25 +17,28 @@ export interface Host {
   stop: () => Promise<void>;
 }
 
+/** A worker bundled as `wrangler deploy` would upload it: its script and compatibility date. */
+export function bundleWorker(config: string, outdir: string): { scriptPath: string; compatibilityDate: string } {
+  const built = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir, "--config", config], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, ...quietWranglerEnv },
+  });
+  if (built.status !== 0) throw new Error(`bundling ${config} failed: ${built.stderr}`);
+  const compatibilityDate = /compatibility_date = "([^"]+)"/.exec(readFileSync(path.join(root, config), "utf8"))![1]!;
+  return { scriptPath: path.join(root, outdir, "index.js"), compatibilityDate };
+}
+
 /** The bundle `wrangler deploy` would upload, served by workerd through Miniflare. */
 export async function workerdHost(
   vars: Record<string, string>,
   port: number,
   options: { inspectorPort?: number } = {},
 ): Promise<Host> {
-  const outdir = path.join(root, "dist/bench-serving");
-  const built = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir, "--config", "wrangler.toml"], {
-    cwd: root,
-    encoding: "utf8",
-    env: { ...process.env, ...quietWranglerEnv },
-  });
-  if (built.status !== 0) throw new Error(`bundling the serving worker failed: ${built.stderr}`);
-  const compatibilityDate = /compatibility_date = "([^"]+)"/.exec(
-    readFileSync(path.join(root, "wrangler.toml"), "utf8"),
-  )![1];
+  const { scriptPath, compatibilityDate } = bundleWorker("wrangler.toml", "dist/bench-serving");
   const mf = new Miniflare({
     modules: true,
-    scriptPath: path.join(outdir, "index.js"),
+    scriptPath,
     compatibilityDate,
     port,
     host: "127.0.0.1",

@@ -5,7 +5,6 @@ import { sql } from "drizzle-orm";
 import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
 import { loadRegistryFeatures, type ServedFeature } from "#shared/registry/snapshot.ts";
 import { computeFeatureStats } from "#shared/registry/stats.ts";
-import type { UnitRow } from "./unit-runner.ts";
 
 export interface ClaimedJob {
   id: string;
@@ -17,6 +16,23 @@ export interface ClaimedJob {
   started_at: string;
   feature_version: number | null;
 }
+
+/** A unit as runners read it. */
+export interface UnitRow {
+  job_id: string;
+  unit_index: number;
+  feature_field: string;
+  window_start: string;
+  window_end: string;
+  status: "pending" | "written" | "done" | "failed" | "cancelled";
+  attempts: number;
+  seq_low: string | null;
+  seq_high: string | null;
+  redis_after: string | null;
+}
+
+const unitColumns = sql`u.job_id, u.unit_index, u.feature_field, u.window_start, u.window_end, u.status, u.attempts,
+  u.seq_low::text, u.seq_high::text, u.redis_after::text`;
 
 export type JobOutcome = "completed" | "failed" | "cancelled" | "paused" | "dispatched" | "lost";
 
@@ -72,19 +88,16 @@ export async function planUnits(
 /** Units not finished yet, in order. */
 export async function openUnits(ctx: TenantContext, jobId: string, limit = 100_000): Promise<UnitRow[]> {
   const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
-    sql`SELECT job_id, unit_index, feature_field, window_start, window_end, status, attempts,
-               seq_low::text, seq_high::text, redis_after::text
-        FROM ai_feature_materialization_units
-        WHERE job_id = ${jobId} AND status IN ('pending', 'written')
-        ORDER BY unit_index LIMIT ${limit}`,
+    sql`SELECT ${unitColumns} FROM ai_feature_materialization_units u
+        WHERE u.job_id = ${jobId} AND u.status IN ('pending', 'written')
+        ORDER BY u.unit_index LIMIT ${limit}`,
   ]);
   return rows as unknown as UnitRow[];
 }
 
 export async function loadUnit(ctx: TenantContext, jobId: string, unitIndex: number) {
   const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
-    sql`SELECT u.job_id, u.unit_index, u.feature_field, u.window_start, u.window_end, u.status, u.attempts,
-               u.seq_low::text, u.seq_high::text, u.redis_after::text, u.last_error, j.status AS job_status
+    sql`SELECT ${unitColumns}, u.last_error, j.status AS job_status
         FROM ai_feature_materialization_units u JOIN ai_feature_materialization_jobs j ON j.id = u.job_id
         WHERE u.job_id = ${jobId} AND u.unit_index = ${unitIndex}`,
   ]);

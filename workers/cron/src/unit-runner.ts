@@ -17,19 +17,7 @@ import { writeStatementSql } from "#shared/features/writes.ts";
 import { connectOnlineStore } from "#shared/online-store/connect.ts";
 import type { CellWrite } from "#shared/online-store/store.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
-
-export interface UnitRow {
-  job_id: string;
-  unit_index: number;
-  feature_field: string;
-  window_start: string;
-  window_end: string;
-  status: "pending" | "written" | "done" | "failed" | "cancelled";
-  attempts: number;
-  seq_low: string | null;
-  seq_high: string | null;
-  redis_after: string | null;
-}
+import { loadUnit, type UnitRow } from "./job-units.ts";
 
 export interface UnitOptions {
   statementTimeoutMs: number;
@@ -65,7 +53,7 @@ export async function runUnit(
     const written = await stageAndWrite(ctx, current, feature, options);
     // Another delivery wrote it meanwhile: its Redis refresh may not have finished (a dead
     // consumer), and refreshing again is harmless (newest-wins), so go on from its state.
-    current = written ?? (await reloadUnit(ctx, current));
+    current = written ?? (await loadUnit(ctx, current.job_id, current.unit_index)) ?? current;
   }
   if (current.status !== "written") return { status: "skipped", reason: `unit is ${current.status}` };
   if (options.crashAt === "after-write") throw new UnitCrash("killed after the write");
@@ -83,6 +71,7 @@ async function stageAndWrite(
   // A name of its own: the embedded database (PGlite) shares one session among all
   // connections, so two units' temporary tables must not meet there.
   const stage = `pg_temp.fs_stage_${crypto.randomUUID().replace(/-/g, "")}`;
+  let dropped = false;
   const connection = await TenantConnection.open(ctx);
   try {
     await connection.transaction(
@@ -125,6 +114,8 @@ async function stageAndWrite(
         `SELECT EXISTS (SELECT 1 FROM ${stage} GROUP BY entity_id HAVING count(*) > 1) AS repeated`,
       );
       const [counts] = await query(unitWriteSql(ctx.tenantId, feature, window.end, stage, !repeats!.repeated));
+      await query(`DROP TABLE ${stage}`);
+      dropped = true;
       const row = counts!;
       // Without an offline store there is no history to compare with: every valid value is written.
       const written =
@@ -151,19 +142,10 @@ async function stageAndWrite(
       return updated as unknown as UnitRow;
     });
   } finally {
-    // Gone with the connection on Neon; in a shared session (PGlite) it must be dropped.
-    await connection.transaction(async (query) => query(`DROP TABLE IF EXISTS ${stage}`)).catch(() => {});
+    // Gone with the connection on Neon; in a shared session (PGlite) a failed unit's must be dropped.
+    if (!dropped) await connection.transaction(async (query) => query(`DROP TABLE IF EXISTS ${stage}`)).catch(() => {});
     await connection.close();
   }
-}
-
-async function reloadUnit(ctx: TenantContext, unit: UnitRow): Promise<UnitRow> {
-  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
-    sql`SELECT job_id, unit_index, feature_field, window_start, window_end, status, attempts,
-               seq_low::text, seq_high::text, redis_after::text
-        FROM ai_feature_materialization_units WHERE job_id = ${unit.job_id} AND unit_index = ${unit.unit_index}`,
-  ]);
-  return rows![0] as unknown as UnitRow;
 }
 
 /** The write statement of a unit: the staged rows checked, the valid ones written, failures counted with samples. */
