@@ -19,6 +19,8 @@ const storeSettings = {
   UPSTASH_REDIS_REST_TOKEN: optional(z.string().min(1)),
   /** How long a read waits for Redis before answering from Postgres. */
   REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** How long a query over HTTP waits for Postgres before the request answers 503 (a stalled network never hangs a request). */
+  POSTGRES_TIMEOUT_MS: z.coerce.number().int().min(100).max(900_000).default(30_000),
 };
 
 /** Token verification, for the workers that answer tenants. */

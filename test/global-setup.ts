@@ -10,6 +10,7 @@ import type { TestProject } from "vitest/node";
 import { bootstrapCluster } from "../scripts/lib/cluster.ts";
 import { migrate } from "../scripts/lib/migrator.ts";
 import { directUrl, localStack, neonUrl, superuserUrl } from "../scripts/local/config.ts";
+import { startFaultStack } from "../scripts/local/fault-stack.ts";
 import { startNeonServer } from "../scripts/local/neon-server.ts";
 import { startUpstashServer } from "../scripts/local/upstash-server.ts";
 
@@ -95,6 +96,12 @@ export default async function setup(project: TestProject) {
   const upstash = await startUpstashServer({ redisUrl: localStack.redisUrl, token: localStack.upstashToken });
   const jwks = await startJwks();
   const stalled = await startStalledServer();
+  const faults = await startFaultStack({
+    pgHost: localStack.pgHost,
+    pgPort: localStack.pgPort,
+    redisUrl: localStack.redisUrl,
+    upstashToken: localStack.upstashToken,
+  });
 
   project.provide("databaseUrl", neonUrl("app", database));
   project.provide("ownerDatabaseUrl", neonUrl("owner", database));
@@ -104,11 +111,13 @@ export default async function setup(project: TestProject) {
   project.provide("upstashUrl", upstash.url);
   project.provide("upstashToken", localStack.upstashToken);
   project.provide("stalledUrl", stalled.url);
+  project.provide("faultBindings", faults.bindings);
+  project.provide("faultControlUrl", faults.controlUrl);
   project.provide("jwtSecret", "test-secret-that-is-at-least-32-bytes-long!");
   project.provide("jwksUrl", jwks.url);
   project.provide("signingKeys", jwks.signingKeys);
 
   return async () => {
-    await Promise.allSettled([neon.close(), upstash.close(), jwks.close(), stalled.close()]);
+    await Promise.allSettled([neon.close(), upstash.close(), jwks.close(), stalled.close(), faults.close()]);
   };
 }

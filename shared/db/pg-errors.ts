@@ -65,3 +65,29 @@ export async function readSplittingOnTooLarge<T, R>(
     return [...first, ...second];
   }
 }
+
+// SQLSTATE classes and codes that say the database cannot serve now, not that the request is
+// wrong: connection exceptions (08), shutdown and "cannot connect now" (57P01-57P03), too many
+// connections (53300), and a statement cancelled by a backing service's timeout (57014 with
+// no statement_timeout of ours is rare; it stays a 500 to be looked at).
+const unavailableCodes = /^(08...|57P0[1-3]|53300)$/;
+const unavailableMessages =
+  /Error connecting to database|Server error \(HTTP status 5(0[0-6]|[1-9]\d)\)|Connection terminated|ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|Network connection lost|WebSocket|timed? ?out|The operation was aborted/i;
+
+/**
+ * The database could not be reached or dropped the connection (refused, reset, timed out, a
+ * 5xx from the Neon endpoint): the caller may retry, so the answer is 503 with Retry-After.
+ * A 507 (response too large) is not among them.
+ */
+export function isServiceUnavailable(error: unknown): boolean {
+  const info = pgError(error);
+  if (info) return unavailableCodes.test(info.code);
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    const e = current as { message?: unknown; name?: unknown; cause?: unknown; sourceError?: unknown };
+    if (e.name === "TimeoutError" || e.name === "AbortError" || e.name === "DeadlineExceeded") return true;
+    if (typeof e.message === "string" && unavailableMessages.test(e.message)) return true;
+    current = e.cause ?? e.sourceError;
+  }
+  return false;
+}

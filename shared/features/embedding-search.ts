@@ -5,6 +5,8 @@
 import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import { AppError } from "#shared/http/errors.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
+import { isoFromMs } from "./iso-time.ts";
+import { EMBEDDING_ITEMS, FLOAT4_MAX } from "./values.ts";
 
 export interface EmbeddingSearch {
   feature: ServedFeature;
@@ -42,9 +44,16 @@ function checkEmbeddingQuery(feature: ServedFeature, vector: number[] | undefine
         { path: "vector", message: `expected ${dim} dimensions, got ${vector.length}` },
       ]);
     }
-    if (vector.every((x) => x === 0)) {
+    const outOfRange = vector.findIndex((x) => !(Math.abs(x) <= FLOAT4_MAX));
+    if (outOfRange >= 0) {
+      throw new AppError("VALIDATION_FAILED", "The vector does not fit pgvector's float4", [
+        { path: `vector.${outOfRange}`, message: EMBEDDING_ITEMS },
+      ]);
+    }
+    // Compared as float4, what pgvector computes with: 1e-46 is 0 there.
+    if (vector.every((x) => Math.fround(x) === 0)) {
       throw new AppError("VALIDATION_FAILED", "Cosine distance is undefined for a zero vector", [
-        { path: "vector", message: "all zeros" },
+        { path: "vector", message: "all zeros (as float4)" },
       ]);
     }
   }
@@ -104,7 +113,7 @@ export async function searchEmbeddings(ctx: TenantContext, search: EmbeddingSear
          LIMIT $4
        )
        -- relaxed_order may return neighbours slightly out of order: sort the k found.
-       SELECT entity_id, distance, event_timestamp, (SELECT n FROM population) > ${exactMaxRows} AS approximate
+       SELECT entity_id, distance, (extract(epoch FROM event_timestamp) * 1000)::float8 AS event_ms, (SELECT n FROM population) > ${exactMaxRows} AS approximate
        FROM (SELECT * FROM exact UNION ALL SELECT * FROM approximate) AS found
        ORDER BY distance, entity_id`,
       [query, feature.id, search.entityId, k, feature.version],
@@ -123,7 +132,7 @@ export async function searchEmbeddings(ctx: TenantContext, search: EmbeddingSear
     results: rows!.map((r) => ({
       entityId: r.entity_id as string,
       distance: Number(r.distance),
-      eventTimestamp: new Date(r.event_timestamp as string).toISOString(),
+      eventTimestamp: isoFromMs(Number(r.event_ms)),
     })),
     strategy: rows![0]?.approximate ? "hnsw" : "exact",
     efSearch,

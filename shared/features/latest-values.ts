@@ -60,11 +60,11 @@ async function readLatestRows(ctx: TenantContext, entityType: string, wanted: re
           WHERE e.entity_type = ${entityType}
         )
         SELECT feature_id, feature_version, entity_id, value, ingest_seq,
-               (extract(epoch FROM event_timestamp) * 1000)::bigint AS event_ms
+               (extract(epoch FROM event_timestamp) * 1000)::float8 AS event_ms
         FROM latest
         UNION ALL
         SELECT w.feature_id, w.feature_version, w.entity_id, h.value, h.ingest_seq,
-               (extract(epoch FROM h.event_timestamp) * 1000)::bigint
+               (extract(epoch FROM h.event_timestamp) * 1000)::float8
         FROM wanted w CROSS JOIN LATERAL (
           SELECT v.value, v.ingest_seq, v.event_timestamp FROM ai_feature_values v
           WHERE v.feature_id = w.feature_id AND v.feature_version = w.feature_version

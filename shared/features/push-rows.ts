@@ -2,6 +2,7 @@
 // feature version twice (`group.f` and `f`), is rejected whole, with its reasons; the values
 // of the valid rows become writes, in request order (later rows are later ingestions).
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
+import { msFromIso } from "./iso-time.ts";
 import { checkValue } from "./values.ts";
 import type { FeatureWrite } from "./writes.ts";
 
@@ -32,9 +33,8 @@ export function checkPushedRows(
   const rejected: RowRejection[] = [];
   rows.forEach((row, index) => {
     const reasons: RowRejection["reasons"] = [];
-    const eventTime = new Date(row.eventTimestamp);
-    if (eventTime.getTime() > now + maxFutureSkewMs)
-      reasons.push({ feature: null, reason: "eventTimestamp is in the future" });
+    const eventMs = typeof row.eventTimestamp === "number" ? row.eventTimestamp : msFromIso(row.eventTimestamp);
+    if (eventMs > now + maxFutureSkewMs) reasons.push({ feature: null, reason: "eventTimestamp is in the future" });
     const rowWrites: FeatureWrite[] = [];
     const named = new Map<string, string>();
     for (const [name, raw] of Object.entries(row.features)) {
@@ -54,7 +54,7 @@ export function checkPushedRows(
           entityId: row.entityId,
           value: checked.value,
           valueType: checked.valueType,
-          eventTime,
+          eventMs,
         });
       }
     }

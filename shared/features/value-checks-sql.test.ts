@@ -6,7 +6,7 @@ import { testTenantContext } from "#harness/registry.ts";
 import { withTenantSql } from "#shared/db/tenant.ts";
 import type { ValidationRules } from "#shared/registry/schemas.ts";
 import { checkedValuesSql } from "./value-checks-sql.ts";
-import { checkValue, type ValueDefinition } from "./values.ts";
+import { checkValue, float4, type ValueDefinition } from "./values.ts";
 
 const SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -69,6 +69,10 @@ const edgeValues: unknown[] = [
   [1, [2]],
   [{ a: 1 }],
   [0.5, 0.25, 1],
+  [0.1, 0.123456789, 1e-46],
+  [3.4028234663852886e38, -3.4028234663852886e38, 0],
+  [3.5e38, 0, 0],
+  [-1e39, 1, 1],
   [1, 2],
   { a: 1 },
   "[1, 2, 3]",
@@ -116,8 +120,11 @@ async function expectParity(def: ValueDefinition, values: unknown[]) {
     const label = `${def.dataType} ${JSON.stringify(value)?.slice(0, 80)}`;
     if (js.ok) {
       expect(inSql.reason, label).toBeNull();
-      // Through JSON, as both travel (-0 is 0 there).
-      expect(inSql.checked, label).toEqual(JSON.parse(JSON.stringify(js.value)));
+      // Through JSON, as both travel (-0 is 0 there). An embedding becomes float4 when SQL
+      // casts it to vector on the write, as push does before.
+      const checked =
+        def.dataType === "embedding" && Array.isArray(inSql.checked) ? inSql.checked.map(float4) : inSql.checked;
+      expect(checked, label).toEqual(JSON.parse(JSON.stringify(js.value)));
     } else {
       expect(inSql.reason, `${label} (checkValue: ${js.reason})`).not.toBeNull();
     }
@@ -162,6 +169,7 @@ describe("SQL value checks = checkValue", () => {
       [definition("array"), [{ a: 1 }]],
       [definition("embedding", { embeddingDimension: 3 }), [1, 2]],
       [definition("embedding", { embeddingDimension: 3 }), null],
+      [definition("embedding", { embeddingDimension: 3 }), [3.5e38, 0, 0]],
       [definition("float64", { validationRules: { notNull: true } as ValidationRules }), null],
       [definition("int64", { validationRules: { min: 0, max: 100 } as ValidationRules }), 101],
       [definition("string", { validationRules: { allowedValues: ["web"] } as ValidationRules }), "sms"],

@@ -6,7 +6,7 @@
 // Input: a relation with `raw` (jsonb: to_jsonb of the transformation's value column, SQL
 // NULL when the value is NULL). Output columns: `checked` (the stored form, jsonb) and
 // `reason` (NULL when the value is accepted).
-import type { ValueDefinition } from "./values.ts";
+import { EMBEDDING_ITEMS, FLOAT4_MAX, type ValueDefinition } from "./values.ts";
 
 const INT64_MAX = "9223372036854775807";
 const INT64_MIN = "-9223372036854775808";
@@ -17,7 +17,6 @@ const MAX_ARRAY = 10_000;
 const DOUBLE_MAX = "1.7976931348623157e308";
 // Below this a double underflows to 0, which Postgres' cast refuses rather than rounds.
 const DOUBLE_MIN = "2.5e-324";
-const FLOAT4_MAX = "3.4028234663852886e38";
 // values.ts' ISO form, with its field checks (hours to 23, minutes and seconds to 59) in the
 // pattern: Postgres reads 24:00 and second 60 as the next day or minute.
 const ISO_WITH_OFFSET =
@@ -64,9 +63,11 @@ function float64Check(v: string): TypedCheck {
 }
 
 // Timestamps: an ISO-8601 string with an offset that exists, or epoch milliseconds; stored
-// in UTC with milliseconds, as values.ts does.
+// in UTC with milliseconds, or microseconds when it has them, as values.ts does.
 function timestampCheck(v: string): TypedCheck {
-  const text = `(${v} #>> '{}')`;
+  // Digits past the microsecond are dropped, as msFromIso does: PostgreSQL would round
+  // 23:59:59.9999999 into the next day.
+  const text = `regexp_replace(${v} #>> '{}', '(\\.\\d{6})\\d+', '\\1')`;
   const ts = `(CASE WHEN jsonb_typeof(${v}) = 'string' AND ${text} ~ ${sqlLiteral(ISO_WITH_OFFSET)} THEN fs_try_timestamptz(${text})
                     WHEN jsonb_typeof(${v}) = 'number' AND (${v})::numeric = trunc((${v})::numeric)
                          AND abs((${v})::numeric) <= 8640000000000000
@@ -76,7 +77,9 @@ function timestampCheck(v: string): TypedCheck {
                     THEN (${v})::text || ' does not exist (day or time out of range)'
                   WHEN ${ts} IS NULL THEN 'expected an ISO-8601 timestamp with an offset, or epoch milliseconds, got ' || ${describe(v)}
                   WHEN ${ts} < '0001-01-01T00:00:00Z' OR ${ts} >= '10000-01-01T00:00:00Z' THEN 'timestamp out of range' END`,
-    value: `to_jsonb(to_char(${ts} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`,
+    value: `to_jsonb(to_char(${ts} AT TIME ZONE 'UTC',
+                     CASE WHEN extract(microseconds FROM ${ts})::int % 1000 = 0 THEN 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                          ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END))`,
   };
 }
 
@@ -102,7 +105,7 @@ function embeddingCheck(raw: string, dimension: number | null): TypedCheck {
                     THEN 'expected ${dimension} dimensions, got ' || jsonb_array_length(${v})
                   WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(${v}) AS item(x)
                                WHERE jsonb_typeof(x) <> 'number' OR abs(x::numeric) > ${FLOAT4_MAX})
-                    THEN 'embedding items must be finite numbers' END`,
+                    THEN ${sqlLiteral(EMBEDDING_ITEMS)} END`,
     value: v,
   };
 }

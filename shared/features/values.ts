@@ -7,13 +7,16 @@
 //   float64    finite JSON number (NaN and Infinity are not JSON and are refused)
 //   string     string (at most 64 KiB)
 //   bool       true / false
-//   timestamp  ISO-8601 string in UTC with milliseconds ("2026-11-25T22:33:06.123Z");
+//   timestamp  ISO-8601 string in UTC with milliseconds ("2026-11-25T22:33:06.123Z"), or
+//              microseconds when it has them (".123456Z"; digits past them are dropped);
 //              accepted as any ISO-8601 string with an offset, or epoch milliseconds
 //   array      JSON array (at most 10,000 items) of numbers, strings, booleans or null
-//   embedding  array of exactly embeddingDimension finite numbers
+//   embedding  array of exactly embeddingDimension numbers within float4 range, answered as
+//              float4 (0.123456789 reads back as 0.12345679, as pgvector stores it)
 //   null       allowed unless validationRules.notNull
 import { unstorableMessage, unstorablePath } from "#shared/db/storable.ts";
 import type { ValidationRules } from "#shared/registry/schemas.ts";
+import { isoFromMs, msFromIso } from "./iso-time.ts";
 
 export interface ValueDefinition {
   dataType: string;
@@ -32,6 +35,20 @@ const MAX_ARRAY = 10_000;
 const isoWithOffset = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 const fail = (reason: string): CheckedValue => ({ ok: false, reason });
+
+/** The largest finite float4: pgvector refuses what would overflow it. */
+export const FLOAT4_MAX = 3.4028234663852886e38;
+export const EMBEDDING_ITEMS = "embedding items must be finite numbers within float4 range (|x| <= 3.4028235e38)";
+
+/** `x` as float4, in the shortest decimal that reads back as the same float4 (pgvector's output). */
+export function float4(x: number): number {
+  const f = Math.fround(x);
+  for (let digits = 1; digits < 9; digits++) {
+    const shortest = Number(f.toPrecision(digits));
+    if (Math.fround(shortest) === f) return shortest;
+  }
+  return Number(f.toPrecision(9));
+}
 
 function checkInt64(value: unknown): CheckedValue {
   if (typeof value === "number") {
@@ -53,11 +70,11 @@ function checkTimestamp(value: unknown): CheckedValue {
   if (typeof value === "number" && Number.isSafeInteger(value)) ms = value;
   else if (typeof value === "string" && isoWithOffset.test(value)) {
     if (!calendarDateExists(value)) return fail(`${JSON.stringify(value)} does not exist (day or time out of range)`);
-    ms = Date.parse(value);
+    ms = msFromIso(value);
   } else return fail(`expected an ISO-8601 timestamp with an offset, or epoch milliseconds, got ${describe(value)}`);
-  if (!Number.isFinite(ms) || ms < -62_135_596_800_000 || ms > 253_402_300_799_999)
+  if (!Number.isFinite(ms) || ms < -62_135_596_800_000 || ms >= 253_402_300_800_000)
     return fail("timestamp out of range");
-  return { ok: true, value: new Date(ms).toISOString(), valueType: "scalar" };
+  return { ok: true, value: isoFromMs(ms), valueType: "scalar" };
 }
 
 /** Date.parse rolls 2024-02-30 over to March 1st: check the fields themselves first. */
@@ -113,9 +130,10 @@ function checkType(definition: ValueDefinition, value: unknown): CheckedValue {
       if (value.length !== definition.embeddingDimension) {
         return fail(`expected ${definition.embeddingDimension} dimensions, got ${value.length}`);
       }
-      if (!value.every((x) => typeof x === "number" && Number.isFinite(x)))
-        return fail("embedding items must be finite numbers");
-      return { ok: true, value, valueType: "embedding" };
+      if (!value.every((x) => typeof x === "number" && Math.abs(x) <= FLOAT4_MAX)) return fail(EMBEDDING_ITEMS);
+      // Stored as pgvector's float4: answer what Postgres will hold, so a read gives the same
+      // numbers from Redis and from Postgres.
+      return { ok: true, value: value.map(float4), valueType: "embedding" };
     }
     default:
       return fail(`unsupported data type ${definition.dataType}`);

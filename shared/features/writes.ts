@@ -5,6 +5,7 @@ import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import { connectOnlineStore } from "#shared/online-store/connect.ts";
 import type { CellWrite } from "#shared/online-store/store.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
+import { isoFromMs } from "./iso-time.ts";
 import { sqlLiteral } from "./value-checks-sql.ts";
 import type { ValueType } from "./values.ts";
 
@@ -14,7 +15,8 @@ export interface FeatureWrite {
   entityId: string;
   value: unknown;
   valueType: ValueType;
-  eventTime: Date;
+  /** Epoch milliseconds, with microseconds as the fraction (iso-time.ts). */
+  eventMs: number;
 }
 
 export interface WriteResult {
@@ -28,8 +30,8 @@ export interface WriteResult {
   cache: "written" | "unavailable" | "disabled";
 }
 
-function expiresAt(w: FeatureWrite): Date | null {
-  return w.feature.ttlSeconds === null ? null : new Date(w.eventTime.getTime() + w.feature.ttlSeconds * 1000);
+function expiresAtMs(w: FeatureWrite): number | null {
+  return w.feature.ttlSeconds === null ? null : w.eventMs + w.feature.ttlSeconds * 1000;
 }
 
 // Each input row draws its ingestion sequence in input order, so later rows of a request
@@ -186,8 +188,8 @@ export async function writeFeatureValues(ctx: TenantContext, writes: FeatureWrit
       feature_version: w.feature.version,
       entity_type: w.entityType,
       entity_id: w.entityId,
-      event_timestamp: w.eventTime.toISOString(),
-      expires_at: expiresAt(w)?.toISOString() ?? null,
+      event_timestamp: isoFromMs(w.eventMs),
+      expires_at: w.feature.ttlSeconds === null ? null : isoFromMs(expiresAtMs(w)!),
       online: w.feature.onlineEnabled,
     };
     if (w.valueType === "embedding") embeddings.push({ ...common, embedding: JSON.stringify(w.value) });
@@ -226,10 +228,10 @@ export async function writeFeatureValues(ctx: TenantContext, writes: FeatureWrit
         groupId: w.feature.groupId,
         entityId: w.entityId,
         field: w.feature.field,
-        eventMs: w.eventTime.getTime(),
+        eventMs: w.eventMs,
         seq: Number(seqs[ord]),
         value: w.value,
-        expiresAtMs: expiresAt(w)?.getTime() ?? null,
+        expiresAtMs: expiresAtMs(w),
       });
     });
     try {

@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import { isServiceUnavailable } from "#shared/db/pg-errors.ts";
 import { ConfigError } from "#shared/env.ts";
 
 export const errorCodes = {
@@ -21,10 +22,13 @@ export const errorCodes = {
   UNPROCESSABLE: { status: 422, message: "The request is well-formed but cannot be applied" },
   INTERNAL: { status: 500, message: "Internal error" },
   MISCONFIGURED: { status: 500, message: "The worker is misconfigured" },
-  UNAVAILABLE: { status: 503, message: "A backing service is unavailable" },
+  SERVICE_UNAVAILABLE: { status: 503, message: "A backing service is unavailable; retry later" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; message: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;
+
+/** What a 503 asks clients to wait: long enough for a connection or a failover to come back. */
+export const retryAfterSeconds = 2;
 
 export class AppError extends Error {
   override name = "AppError";
@@ -55,6 +59,8 @@ export function errorResponse(c: Context, error: AppError): Response {
     error: { code: error.code, message: error.message, requestId },
   };
   if (error.details !== undefined) body.error.details = error.details;
+  // Nothing was half-written (every write is one transaction): the same request may be retried.
+  if (error.status === 503) c.header("Retry-After", String(retryAfterSeconds));
   return c.json(body, error.status);
 }
 
@@ -68,7 +74,7 @@ const httpStatusToCode: Record<number, ErrorCode> = {
   413: "PAYLOAD_TOO_LARGE",
   415: "UNSUPPORTED_MEDIA_TYPE",
   422: "UNPROCESSABLE",
-  503: "UNAVAILABLE",
+  503: "SERVICE_UNAVAILABLE",
 };
 
 /**
@@ -93,6 +99,10 @@ export function handleError(error: unknown, c: Context): Response {
   if (isHttpException(error)) {
     const code = httpStatusToCode[error.status] ?? (error.status >= 500 ? "INTERNAL" : "BAD_REQUEST");
     return errorResponse(c, new AppError(code, error.message || undefined));
+  }
+  if (isServiceUnavailable(error)) {
+    console.warn("backing service unavailable", c.get("requestId"), (error as Error).message);
+    return errorResponse(c, new AppError("SERVICE_UNAVAILABLE"));
   }
   if (error instanceof ConfigError) {
     console.error(error.message);

@@ -4,6 +4,7 @@
 import { sql } from "drizzle-orm";
 import { isResponseTooLarge } from "#shared/db/pg-errors.ts";
 import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
+import { isoFromMs } from "#shared/features/iso-time.ts";
 
 export interface BatchPageQuery {
   entityType: string;
@@ -51,7 +52,7 @@ async function readPage(ctx: TenantContext, query: BatchPageQuery): Promise<{ ro
   if (query.endTime) filters.push(sql`v.event_timestamp < ${query.endTime}::timestamptz`);
   if (query.after) {
     filters.push(
-      sql`(v.entity_id, v.event_timestamp) > (${query.after.entityId}::text, ${new Date(query.after.eventMs).toISOString()}::timestamptz)`,
+      sql`(v.entity_id, v.event_timestamp) > (${query.after.entityId}::text, ${isoFromMs(query.after.eventMs)}::timestamptz)`,
     );
   }
   // Pages end on an (entity, event time) boundary: rows are grouped by both.
@@ -63,7 +64,7 @@ async function readPage(ctx: TenantContext, query: BatchPageQuery): Promise<{ ro
           ORDER BY v.entity_id, v.event_timestamp
           LIMIT ${query.limit + 1}
         )
-        SELECT entity_id, (extract(epoch FROM event_timestamp) * 1000)::bigint AS event_ms,
+        SELECT entity_id, (extract(epoch FROM event_timestamp) * 1000)::float8 AS event_ms,
                jsonb_object_agg(feature_id || '@' || feature_version, value) AS cells
         FROM (
           SELECT DISTINCT ON (v.entity_id, v.event_timestamp, v.feature_id, v.feature_version)

@@ -26,7 +26,7 @@ export function mergeQuery(features: readonly ServedFeature[]): string {
       `max(enc) FILTER (WHERE feature_id = ($2::uuid[])[${i + 1}] AND feature_version = ($3::int[])[${i + 1}]) OVER w AS c${i}`,
   );
   const outputs = features.map(
-    (_, i) => `substr(c${i}, 41) AS v${i}, round((left(c${i}, 20)::numeric - ${microsOffset}) / 1000)::bigint AS m${i}`,
+    (_, i) => `substr(c${i}, 41) AS v${i}, ((left(c${i}, 20)::numeric - ${microsOffset}) / 1000)::float8 AS m${i}`,
   );
   // The history is bounded by the requests' entities and latest time. The entity filter is
   // a semi-join on the staged table (hashed: ANALYZE gave the planner its size).
@@ -50,7 +50,7 @@ export function mergeQuery(features: readonly ServedFeature[]): string {
     FROM events
     WINDOW w AS (PARTITION BY entity_id ORDER BY t, kind ROWS UNBOUNDED PRECEDING)
   )
-  SELECT ord, entity_id, floor(extract(epoch FROM t) * 1000)::bigint AS ts_ms, ${outputs.join(", ")}
+  SELECT ord, entity_id, (extract(epoch FROM t) * 1000)::float8 AS ts_ms, ${outputs.join(", ")}
   FROM carried WHERE kind = 1
   ORDER BY ord`;
 }

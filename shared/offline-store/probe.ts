@@ -32,11 +32,11 @@ export function probeQueries(request: TrainingSetRequest, pairsSql: string): Pro
   const vectors = indexed.filter((f) => f.feature.dataType === "embedding");
   const statement = (table: string, column: string, features: { feature: ServedFeature; index: number }[]) => ({
     text: `WITH req AS (${pairsSql})
-      SELECT r.ord, r.entity_id, floor(extract(epoch FROM r.ts) * 1000)::bigint AS ts_ms,
+      SELECT r.ord, r.entity_id, (extract(epoch FROM r.ts) * 1000)::float8 AS ts_ms,
              f.i AS fi, hit.value, hit.event_ms
       FROM req r CROSS JOIN unnest($2::uuid[], $3::int[], $4::int[]) AS f(feature_id, i, version)
       LEFT JOIN LATERAL (
-        SELECT ${column} AS value, (extract(epoch FROM v.event_timestamp) * 1000)::bigint AS event_ms
+        SELECT ${column} AS value, (extract(epoch FROM v.event_timestamp) * 1000)::float8 AS event_ms
         FROM ${table} v
         WHERE v.feature_id = f.feature_id AND v.feature_version = f.version
           AND v.entity_type = $1 AND v.entity_id = r.entity_id

@@ -59,7 +59,7 @@ for i = 1, #KEYS do
     local current = redis.call('HGET', KEYS[i], field)
     local currentMs, currentSeq = nil, nil
     if current then
-      local ms, sq = string.match(current, '^(-?%d+)|(%d+)|')
+      local ms, sq = string.match(current, '^(-?[%d.]+)|(%d+)|')
       currentMs, currentSeq = tonumber(ms), tonumber(sq)
     end
     if not currentMs or eventMs > currentMs or (eventMs == currentMs and seq > currentSeq) then
@@ -172,7 +172,7 @@ export class RedisOnlineStore implements OnlineStore {
         Math.max(...cells.map((c) => (c.expiresAtMs === null ? now + cacheTtlMs : c.expiresAtMs))),
       );
       keys.push(key);
-      argv.push(String(Math.max(expireAt, now + 1000)), String(cells.length));
+      argv.push(String(Math.ceil(Math.max(expireAt, now + 1000))), String(cells.length));
       for (const c of cells)
         argv.push(c.field, String(c.eventMs), String(c.seq), encodeCell(c.eventMs, c.seq, c.value));
     }

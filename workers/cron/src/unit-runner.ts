@@ -214,8 +214,8 @@ async function refreshOnlineStore(
             WHERE job_id = ${unit.job_id} AND unit_index = ${unit.unit_index}`,
         sql`SELECT entity_id, value, event_ms, ingest_seq, expires_ms FROM (
               SELECT entity_id, ${valueText} AS value, ingest_seq,
-                     (extract(epoch FROM event_timestamp) * 1000)::bigint AS event_ms,
-                     (extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms,
+                     (extract(epoch FROM event_timestamp) * 1000)::float8 AS event_ms,
+                     (extract(epoch FROM expires_at) * 1000)::float8 AS expires_ms,
                      sum(octet_length(entity_id) + octet_length(${valueText}) + 80) OVER (ORDER BY ingest_seq) AS running,
                      row_number() OVER (ORDER BY ingest_seq) AS n
               FROM ${table}

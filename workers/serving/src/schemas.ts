@@ -1,6 +1,7 @@
 // Request and response contracts of the serving worker (DESIGN.md, the seed's types).
 import { z } from "@hono/zod-openapi";
 import { isStorable, unstorableMessage } from "#shared/db/storable.ts";
+import { msFromIso } from "#shared/features/iso-time.ts";
 import { entityType } from "#shared/registry/schemas.ts";
 
 const encoder = new TextEncoder();
@@ -165,7 +166,7 @@ export const batchRequest = z
     limit: z.number().int().min(1).max(10_000).default(1000),
     cursor: z.string().max(2048).optional(),
   })
-  .refine((r) => !r.startTime || !r.endTime || Date.parse(r.startTime) < Date.parse(r.endTime), {
+  .refine((r) => !r.startTime || !r.endTime || msFromIso(r.startTime) < msFromIso(r.endTime), {
     message: "startTime must be before endTime",
     path: ["endTime"],
   })

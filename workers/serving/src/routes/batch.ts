@@ -1,6 +1,7 @@
 // POST /v1/features/batch: every value of the features for those entities in
 // [startTime, endTime), ordered by entity and event time, a page at a time.
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { isoFromMs } from "#shared/features/iso-time.ts";
 import type { AppBindings } from "#shared/http/bindings.ts";
 import { jsonBody, jsonResponse } from "#shared/http/openapi.ts";
 import { decodeCursor, encodeCursor } from "#shared/http/pagination.ts";
@@ -11,7 +12,8 @@ import { resolveFeatures } from "../registry-cache.ts";
 import { batchRequest, batchResponse } from "../schemas.ts";
 
 /** A page ends after the (entity, event time) a cursor names. */
-const cursorShape = z.tuple([z.string(), z.number().int().refine(Number.isSafeInteger)]);
+// The last row's entity and event time (epoch ms, microseconds as the fraction), within Date's range.
+const cursorShape = z.tuple([z.string(), z.number().min(-8.64e15).max(8.64e15)]);
 
 export function registerBatchRoute(app: OpenAPIHono<AppBindings>): void {
   app.openapi(
@@ -56,7 +58,7 @@ export function registerBatchRoute(app: OpenAPIHono<AppBindings>): void {
             for (const [field, value] of Object.entries(r.cells)) {
               for (const name of namesByField.get(field) ?? []) features[name] = value;
             }
-            return { entityId: r.entityId, eventTimestamp: new Date(r.eventMs).toISOString(), features };
+            return { entityId: r.entityId, eventTimestamp: isoFromMs(r.eventMs), features };
           }),
           metadata: {
             totalRows: page.rows.length,

@@ -5,6 +5,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { accepts } from "hono/accepts";
+import { isServiceUnavailable } from "#shared/db/pg-errors.ts";
 import { bodyLimiter } from "#shared/http/app.ts";
 import type { AppBindings } from "#shared/http/bindings.ts";
 import { AppError } from "#shared/http/errors.ts";
@@ -58,6 +59,18 @@ const streamedFormats: MiddlewareHandler<AppBindings> = async (c, next) => {
   return streamTrainingSet(c, format);
 };
 
+/**
+ * The last line of a training set cut short by a failure: NDJSON gets an error envelope line
+ * (`{"error":{...}}`, never a row: rows have no "error" key), CSV a line starting with
+ * `#error,` (code, message, request id). The body is then aborted.
+ */
+export function streamErrorMarker(format: StreamedFormat, error: unknown, requestId: string): string {
+  const code = isServiceUnavailable(error) ? "SERVICE_UNAVAILABLE" : "INTERNAL";
+  const message = "The training set stopped before its end; nothing after this line was sent";
+  if (format === "csv") return `#error,${code},${message},${requestId}\n`;
+  return `${JSON.stringify({ error: { code, message, requestId } })}\n`;
+}
+
 async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat): Promise<Response> {
   const ctx = tenantContext(c);
   const session = await TrainingSession.open(ctx);
@@ -82,8 +95,12 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
   const encoder = new TextEncoder();
   const line = format === "csv" ? csvEncoder(names, features) : ndjsonEncoder(names, features);
   let headerSent = false;
+  let failed: unknown = null;
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
+      // The marker went out on the previous pull: now abort the body, so neither a reader of
+      // the text nor an HTTP client can take what came before for a complete file.
+      if (failed) return controller.error(failed);
       try {
         if (format === "csv" && !headerSent) {
           headerSent = true;
@@ -101,8 +118,9 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
         controller.enqueue(encoder.encode(text));
       } catch (error) {
         console.error("historical stream failed", error);
-        await session.close();
-        controller.error(error);
+        failed = error;
+        await session.close().catch(() => {});
+        controller.enqueue(encoder.encode(streamErrorMarker(format, error, c.get("requestId"))));
       }
     },
     async cancel() {

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { apiClient, detailPaths, expectError } from "#harness/http.ts";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import worker from "../index.ts";
@@ -44,6 +44,31 @@ describe("push: values checked against their definition", () => {
       ["nul", "contains U+0000 or a lone surrogate, which cannot be stored"],
       ["surrogate", "contains U+0000 or a lone surrogate, which cannot be stored"],
     ]);
+  });
+
+  it("rejects an embedding beyond float4 in its row only; stores embeddings as float4, read alike from Redis and Postgres", async () => {
+    const r = await t.post("/v1/features/push", {
+      entityType: "user",
+      rows: [
+        { entityId: "huge", eventTimestamp: now(), features: { vec: [3.5e38, 0, 0] } },
+        { entityId: "float4", eventTimestamp: now(), features: { vec: [0.123456789, 1e-46, -3.4028234663852886e38] } },
+      ],
+    });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toMatchObject({ accepted: 1, rejected: 1 });
+    expect(r.body.errors[0].reasons[0].reason).toMatch(/float4 range/);
+    const read = { entityType: "user", entityId: "float4", features: ["vec"] };
+    const fromRedis = await t.post("/v1/features/online", read);
+    const fromPostgres = await apiClient(worker, {
+      UPSTASH_REDIS_REST_URL: inject("stalledUrl"),
+      REDIS_TIMEOUT_MS: "50",
+    })
+      .as(t.tenantId)
+      .post("/v1/features/online", read);
+    expect(fromRedis.body.metadata.servedFrom).toBe("redis");
+    expect(fromPostgres.body.metadata.servedFrom).toBe("postgres");
+    expect(fromRedis.body.features.vec).toEqual([0.12345679, 0, -3.4028235e38]);
+    expect(fromPostgres.body.features.vec).toEqual(fromRedis.body.features.vec);
   });
 
   it("stores valid rows and rejects invalid ones whole, with every reason", async () => {

@@ -123,6 +123,12 @@ describe("embedding search", () => {
     ["neither vector nor entityId", { feature: "message.embedding" }, "vector"],
     ["a non-embedding feature", { feature: "message.length", vector: Array(dim).fill(1) }, "feature"],
     ["a zero vector", { feature: "message.embedding", vector: Array(dim).fill(0) }, "vector"],
+    ["a vector that is zero as float4", { feature: "message.embedding", vector: Array(dim).fill(1e-46) }, "vector"],
+    [
+      "a value beyond float4",
+      { feature: "message.embedding", vector: [3.5e38, ...Array(dim - 1).fill(1)] },
+      "vector.0",
+    ],
     ["a string in the vector", { feature: "message.embedding", vector: [..."abcdefgh"] }, "vector.0"],
   ])("rejects %s with 400", async (_label, body, path) => {
     const r = await small.t.post("/v1/embeddings/search", body);
