@@ -8,7 +8,7 @@
 //   stall    nothing moves either way; new connections wait; all of it flows again when cleared
 //   reset    every open connection is reset (RST), and each new one at once
 //   refuse   the port stops listening (ECONNREFUSED); open connections are reset
-//   cut      each connection is reset after `afterBytes` bytes from the service
+//   cut      each connection is reset after `afterBytes` more bytes from the service
 import net from "node:net";
 
 export type Fault =
@@ -121,6 +121,8 @@ export async function startFaultProxy(options: {
       const previous = fault;
       fault = next;
       if (next.kind === "reset" || next.kind === "refuse") for (const link of [...links]) reset(link);
+      // A cut counts from when it is set, on open connections too (a pool's idle ones).
+      if (next.kind === "cut") for (const link of links) link.fromService = 0;
       if (next.kind === "refuse" && previous.kind !== "refuse") await new Promise((resolve) => server.close(resolve));
       if (previous.kind === "refuse" && next.kind !== "refuse") await listen(port);
       if (previous.kind === "stall" && next.kind !== "stall") {

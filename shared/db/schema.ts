@@ -253,6 +253,19 @@ export const materializationUnits = pgTable(
   (t) => [primaryKey({ columns: [t.jobId, t.unitIndex] })],
 );
 
+// Ingestion ranges whose Redis write failed after Postgres committed them (cache-repair.ts).
+export const cacheRepairs = pgTable("ai_feature_cache_repairs", {
+  id: bigint("id", { mode: "number" }).primaryKey(), // BIGSERIAL: the database draws it
+  tenantId: uuid("tenant_id").notNull(),
+  featureId: uuid("feature_id").notNull(),
+  featureVersion: integer("feature_version").notNull(),
+  groupId: uuid("group_id").notNull(),
+  embedding: boolean("embedding").notNull(),
+  seqLow: bigint("seq_low", { mode: "bigint" }).notNull(),
+  seqHigh: bigint("seq_high", { mode: "bigint" }).notNull(),
+  createdAt: createdAt(),
+});
+
 /** Every table that carries tenant data, with the column that names the tenant. */
 export const tenantTables = {
   tenants: { table: tenants, tenantColumn: "id" },
@@ -269,4 +282,5 @@ export const tenantTables = {
   ai_feature_embeddings_online: { table: featureEmbeddingsOnline, tenantColumn: "tenant_id" },
   ai_feature_materialization_jobs: { table: materializationJobs, tenantColumn: "tenant_id" },
   ai_feature_materialization_units: { table: materializationUnits, tenantColumn: "tenant_id" },
+  ai_feature_cache_repairs: { table: cacheRepairs, tenantColumn: "tenant_id" },
 } as const;

@@ -2,6 +2,7 @@
 // latest value with newest-event-wins in Postgres (conditional upsert) and then in Redis
 // (the online store's newest-wins write). Used by push ingestion and by materialization.
 import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
+import { type CacheRepair, recordCacheRepairs } from "#shared/online-store/cache-repair.ts";
 import { connectOnlineStore } from "#shared/online-store/connect.ts";
 import type { CellWrite } from "#shared/online-store/store.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
@@ -176,6 +177,30 @@ export function writeStatementSql(w: WriteStatement): string {
         FROM counts, drawn`;
 }
 
+/** Per feature version, the ingestion range of the cells a failed Redis write carried. */
+function missedRanges(cells: readonly CellWrite[], writes: readonly FeatureWrite[]): CacheRepair[] {
+  const features = new Map(writes.map((w) => [w.feature.field, w.feature]));
+  const ranges = new Map<string, CacheRepair>();
+  for (const cell of cells) {
+    const feature = features.get(cell.field)!;
+    const range = ranges.get(cell.field);
+    if (range) {
+      range.seqLow = Math.min(range.seqLow, cell.seq);
+      range.seqHigh = Math.max(range.seqHigh, cell.seq);
+    } else {
+      ranges.set(cell.field, {
+        featureId: feature.id,
+        version: feature.version,
+        groupId: feature.groupId,
+        embedding: feature.dataType === "embedding",
+        seqLow: cell.seq,
+        seqHigh: cell.seq,
+      });
+    }
+  }
+  return [...ranges.values()];
+}
+
 export async function writeFeatureValues(ctx: TenantContext, writes: FeatureWrite[]): Promise<WriteResult> {
   if (writes.length === 0)
     return { offlineInserted: 0, restated: 0, unchanged: 0, onlineUpdated: 0, cache: "disabled" };
@@ -238,9 +263,13 @@ export async function writeFeatureValues(ctx: TenantContext, writes: FeatureWrit
       await store.write(ctx.tenantId, cells, 2000);
       cache = "written";
     } catch (error) {
-      // Postgres has the value; a read that misses the online store or finds it down reads Postgres.
+      // Postgres has the value, but Redis may still hold an older one of these keys: record
+      // what Redis missed for the cron worker to replay (cache-repair.ts).
       console.warn("redis write failed after the postgres write:", (error as Error).message);
       cache = "unavailable";
+      await recordCacheRepairs(ctx, missedRanges(cells, writes)).catch((e) =>
+        console.error("could not record a cache repair; Redis may answer an older value until its TTL:", e),
+      );
     }
   }
   return {

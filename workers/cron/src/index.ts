@@ -3,6 +3,7 @@
 // dead-letter queue; GET /healthz for monitoring.
 import { cronEnv, parseEnv } from "#shared/env.ts";
 import { createWorkerApp } from "#shared/http/app.ts";
+import { runCacheRepair } from "#shared/online-store/cache-repair.ts";
 import { runMaterialization } from "./materialize.ts";
 import {
   consumeDeadLetters,
@@ -24,11 +25,15 @@ export default {
     let result: unknown;
     switch (controller.cron) {
       case cronTriggers.materialize:
-        result = await runMaterialization(env, {
-          tenants: env.MATERIALIZE_TENANTS,
-          queue: unitQueue(bindings),
-          statementTimeoutMs: env.MATERIALIZE_STATEMENT_TIMEOUT_MS,
-        });
+        result = {
+          materialization: await runMaterialization(env, {
+            tenants: env.MATERIALIZE_TENANTS,
+            queue: unitQueue(bindings),
+            statementTimeoutMs: env.MATERIALIZE_STATEMENT_TIMEOUT_MS,
+          }),
+          // Every minute too: online values a failed Redis write left stale.
+          cacheRepair: await runCacheRepair(env),
+        };
         break;
       case cronTriggers.partitionUpkeep:
         result = await runPartitionUpkeep(env, { retentionMonths: env.RETENTION_MONTHS });
