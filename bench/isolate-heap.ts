@@ -1,11 +1,14 @@
 // The JS heap of a workerd isolate, read over the V8 inspector (Chrome DevTools Protocol):
 // a full GC first, so what is left is what the isolate holds, not garbage waiting for a
 // collector that workerd lets grow as it likes.
+import { writeFileSync } from "node:fs";
 import WebSocket from "ws";
 
 export interface IsolateHeap {
   /** MB of live heap after a full collection. */
   liveMb: () => Promise<number>;
+  /** A heap snapshot (.heapsnapshot JSON, what Chrome DevTools opens), written to `file`. */
+  snapshot: (file: string) => Promise<void>;
   close: () => void;
 }
 
@@ -29,8 +32,10 @@ export async function connectIsolateHeap(
   await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
   let nextId = 0;
   const pending = new Map<number, (result: any) => void>();
+  let chunks: string[] | null = null;
   socket.on("message", (data) => {
     const message = JSON.parse(String(data));
+    if (message.method === "HeapProfiler.addHeapSnapshotChunk") chunks?.push(message.params.chunk);
     pending.get(message.id)?.(message.result);
     pending.delete(message.id);
   });
@@ -47,6 +52,14 @@ export async function connectIsolateHeap(
       await collected;
       const usage = await call("Runtime.getHeapUsage");
       return Math.round(usage.usedSize / 1e5) / 10;
+    },
+    snapshot: async (file) => {
+      chunks = [];
+      const taken = call("HeapProfiler.takeHeapSnapshot");
+      if (pump) await pump();
+      await taken;
+      writeFileSync(file, chunks.join(""));
+      chunks = null;
     },
     close: () => socket.close(),
   };

@@ -19,11 +19,16 @@ export interface Host {
 
 /** A worker bundled as `wrangler deploy` would upload it: its script and compatibility date. */
 export function bundleWorker(config: string, outdir: string): { scriptPath: string; compatibilityDate: string } {
-  const built = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir, "--config", config], {
-    cwd: root,
-    encoding: "utf8",
-    env: { ...process.env, ...quietWranglerEnv },
-  });
+  // An absolute --outdir: wrangler reads a relative one from the config file's folder.
+  const built = spawnSync(
+    "npx",
+    ["wrangler", "deploy", "--dry-run", "--outdir", path.join(root, outdir), "--config", config],
+    {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, ...quietWranglerEnv },
+    },
+  );
   if (built.status !== 0) throw new Error(`bundling ${config} failed: ${built.stderr}`);
   const compatibilityDate = /compatibility_date = "([^"]+)"/.exec(readFileSync(path.join(root, config), "utf8"))![1]!;
   return { scriptPath: path.join(root, outdir, "index.js"), compatibilityDate };
@@ -33,9 +38,12 @@ export function bundleWorker(config: string, outdir: string): { scriptPath: stri
 export async function workerdHost(
   vars: Record<string, string>,
   port: number,
-  options: { inspectorPort?: number } = {},
+  options: { inspectorPort?: number; config?: string; outdir?: string } = {},
 ): Promise<Host> {
-  const { scriptPath, compatibilityDate } = bundleWorker("wrangler.toml", "dist/bench-serving");
+  const { scriptPath, compatibilityDate } = bundleWorker(
+    options.config ?? "wrangler.toml",
+    options.outdir ?? "dist/bench-serving",
+  );
   const mf = new Miniflare({
     modules: true,
     scriptPath,

@@ -96,6 +96,9 @@ export async function startNeonServer(options: NeonServerOptions = {}): Promise<
         idleTimeoutMillis: 30_000,
       });
       pool.on("error", () => {});
+      // A connection dropped while checked out (a reset under the fault proxy) fails its
+      // query; without a listener it would also crash this process through 'error'.
+      pool.on("connect", (client) => client.on("error", () => {}));
       pools.set(key, pool);
     }
     return pool;
