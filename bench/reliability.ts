@@ -129,6 +129,10 @@ async function fuzz(api: Api, groupId: string): Promise<FuzzRow[]> {
     });
     const headers: Record<string, string> = route.accept ? { accept: route.accept } : {};
     const routePath = route.path.replace("{group}", groupId);
+    // The body every mutation starts from must itself be accepted, or the run fuzzes nothing.
+    const valid = await api.call(port, route.method ?? "POST", routePath, JSON.stringify(route.valid()), headers);
+    if (valid.status >= 300)
+      throw new Error(`${route.name}: the valid body answers ${valid.status} ${valid.text.slice(0, 300)}`);
     for (const input of inputs) {
       const r = await api.call(port, route.method ?? "POST", routePath, input.text, headers);
       judge(row, r.status, r.text, input.what);
@@ -360,7 +364,7 @@ async function soak(api: Api, outDir: string) {
                 {
                   entityId,
                   eventTimestamp: new Date(Date.now() - 1000).toISOString(),
-                  features: { count: done, tier: "t", vec: [1, 0.5, 0.25] },
+                  features: { "soak.visits": done, "soak.label": "t", "soak.emb": [1, 0.5, 0.25] },
                 },
               ],
             }),
@@ -369,7 +373,7 @@ async function soak(api: Api, outDir: string) {
             ports.soak,
             "POST",
             "/v1/features/online",
-            JSON.stringify({ entityType: "user", entityId, features: ["soak.count", "soak.tier", "soak.vec"] }),
+            JSON.stringify({ entityType: "user", entityId, features: ["soak.visits", "soak.label", "soak.emb"] }),
           );
     statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
     done++;
@@ -388,7 +392,7 @@ async function soak(api: Api, outDir: string) {
     rows: entities.map((entityId, i) => ({
       entityId,
       eventTimestamp: new Date(Date.now() - 5000).toISOString(),
-      features: { "soak.count": i, "soak.tier": "t", "soak.vec": [1, 0.5, 0.25] },
+      features: { "soak.visits": i, "soak.label": "t", "soak.emb": [1, 0.5, 0.25] },
     })),
   });
   await run(Math.min(5000, settings.soakRequests)); // warm: registry, connections, JIT
@@ -559,7 +563,13 @@ async function main() {
       displayName: "soak",
       entityType: "user",
     });
-    for (const f of fuzzFeatures.filter((f) => ["count", "tier", "vec"].includes(f.name)))
+    // Names of its own: a bare name two groups share would be ambiguous in the fuzzed bodies.
+    const soakFeatures = [
+      { name: "visits", dataType: "int64" },
+      { name: "label", dataType: "string" },
+      { name: "emb", dataType: "embedding", embeddingDimension: 3 },
+    ];
+    for (const f of soakFeatures)
       await mustCall(api, ports.admin, "POST", `/v1/admin/groups/${soakGroup.id}/features`, {
         ...f,
         displayName: f.name,
