@@ -303,6 +303,7 @@ async function jepsen(api: Api, faults: FaultStack, tenantId: string, featureId:
     const mine = writes.filter((w) => w.key === key);
     const newestAcked = mine
       .filter((w) => w.outcome === "ok")
+      // biome-ignore lint/complexity/useMathMinMax: BigInts; Math.max takes numbers only.
       .reduce((m, w) => (w.eventMicros > m ? w.eventMicros : m), -1n);
     if (newestAcked < 0n) continue;
     const allowed = new Set(mine.filter((w) => w.eventMicros >= newestAcked).map((w) => w.value));
