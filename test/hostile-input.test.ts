@@ -78,3 +78,46 @@ describe("hostile paths and queries never answer 5xx", () => {
     );
   });
 });
+
+describe("hostile headers never answer 5xx", () => {
+  it("any Accept on a training set, any Authorization scheme and token", async () => {
+    const body = JSON.stringify({
+      entityType: "user",
+      entityTimestampPairs: [{ entityId: "u1", timestamp: now }],
+      features: ["count"],
+    });
+    const header = fc.oneof(
+      // What an HTTP header can carry at all (fetch refuses NUL, CR and LF before sending).
+      fc.string({ unit: "binary-ascii", maxLength: 60 }).filter((v) => !/[\0\r\n]/.test(v)),
+      fc.constantFrom("text/csv;q=0", "*/*;q=abc", "application/x-ndjson;q=1.5, text/csv;q=-1", "text/*", ";;;,,,"),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        header,
+        fc.constantFrom("Bearer", "bearer", "BEARER", "Basic", "", "Bearer\t"),
+        async (accept, scheme) => {
+          const token = await servingApi.as(tenantId).call("/healthz"); // keeps the isolate's registry warm
+          expect(token.status).toBe(200);
+          const r = await servingApi.call("/v1/features/historical", {
+            method: "POST",
+            rawBody: body,
+            headers: { "content-type": "application/json", accept, authorization: `${scheme} x.y.z` },
+          });
+          expect(r.status, `${JSON.stringify(accept)} ${scheme} -> ${r.status} ${r.text.slice(0, 200)}`).toBeLessThan(
+            500,
+          );
+          const signed = await servingApi.as(tenantId).call("/v1/features/historical", {
+            method: "POST",
+            rawBody: body,
+            headers: { "content-type": "application/json", accept },
+          });
+          expect(
+            signed.status,
+            `${JSON.stringify(accept)} -> ${signed.status} ${signed.text.slice(0, 200)}`,
+          ).toBeLessThan(500);
+        },
+      ),
+      { numRuns: runs, seed: 19 },
+    );
+  });
+});
