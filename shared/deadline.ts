@@ -9,5 +9,8 @@ export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new DeadlineExceeded(`no answer within ${ms} ms`)), ms);
   });
+  // Once the deadline has won, a later failure of `promise` has nobody to tell: observed here so
+  // it is not an unhandled rejection (workerd reports those as uncaught exceptions).
+  promise.catch(() => {});
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

@@ -122,6 +122,7 @@ export class TenantSession {
       await pool.end().catch(() => {});
       throw error;
     }
+    client.on("error", (error: Error) => console.warn("tenant session connection lost:", error.message));
     const session = new TenantSession(pool, client);
     try {
       await client.query(options.readOnly ? "BEGIN READ ONLY" : "BEGIN");
@@ -164,7 +165,11 @@ export class TenantConnection {
     const pool = new Pool({ connectionString: ctx.env.DATABASE_URL, max: 1 });
     pool.on("error", (error: Error) => console.error("tenant connection pool error", error.message));
     try {
-      return new TenantConnection(pool, await pool.connect(), ctx.tenantId);
+      const client = await pool.connect();
+      // A connection dropped between queries (a reset, pg_terminate_backend) fails the next
+      // query; without a listener it would also surface as an uncaught error.
+      client.on("error", (error: Error) => console.warn("tenant connection lost:", error.message));
+      return new TenantConnection(pool, client, ctx.tenantId);
     } catch (error) {
       await pool.end().catch(() => {});
       throw error;

@@ -4,7 +4,7 @@
 // (queue-consumer.ts) and the same unit runner does the work there.
 
 import { sql } from "drizzle-orm";
-import { pgError } from "#shared/db/pg-errors.ts";
+import { isServiceUnavailable, pgError } from "#shared/db/pg-errors.ts";
 import { tenantContextFor, tenantRows } from "#shared/db/tenant.ts";
 import type { Env } from "#shared/env.ts";
 import {
@@ -14,9 +14,10 @@ import {
   type JobOutcome,
   openUnits,
   planUnits,
+  recordUnitError,
   rollUpJob,
 } from "./job-units.ts";
-import { runUnit, type UnitOptions } from "./unit-runner.ts";
+import { runUnit, UnitCrash, type UnitOptions } from "./unit-runner.ts";
 
 export type { ClaimedJob, JobOutcome } from "./job-units.ts";
 
@@ -67,7 +68,18 @@ export async function runJob(env: Env, job: ClaimedJob, limits: RunLimits): Prom
       }
     } catch (error) {
       const message = `${describeUnit(unit, feature)}: ${errorText(error)}`;
-      if (limits.crashAt) throw error;
+      if (error instanceof UnitCrash) throw error;
+      if (isServiceUnavailable(error)) {
+        // A dropped connection or an unreachable database says nothing about the job: the
+        // unit's transactions rolled back, so hand the job back and run the unit again later.
+        console.warn(`job ${job.id}: ${message}; handed back to retry`);
+        await recordUnitError(ctx, job.id, unit.unit_index, message).catch(() => {});
+        const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
+          sql`UPDATE ai_feature_materialization_jobs SET lease_expires_at = now()
+              WHERE id = ${job.id} AND status = 'running' RETURNING id`,
+        ]).catch(() => [[]] as unknown as [Record<string, unknown>[]]);
+        return rows?.length ? "paused" : "lost";
+      }
       await failJob(ctx, job.id, message).catch(() => {});
       console.error(`job ${job.id} failed after ${Date.now() - started} ms: ${message}`);
       return "failed";

@@ -334,6 +334,30 @@ describe("claims and leases", () => {
     },
   );
 
+  it("finishes a job whose unit's connection PostgreSQL killed (pg_terminate_backend): handed back, retried, exact counts", async () => {
+    const { ctx, featureId } = await tenantWithJobs(1);
+    const first = await runMaterialization(ctx.env, {
+      tenants: [ctx.tenantId],
+      workerId: "terminated",
+      crashAt: "terminate-backend",
+    });
+    expect(Object.values(first.outcomes)).toEqual(["paused"]);
+    const [units] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+      sql`SELECT status, attempts, last_error FROM ai_feature_materialization_units WHERE attempts > 0`,
+    ]);
+    expect(units!.map((u) => u.status)).toEqual(["pending"]);
+    expect(String(units![0]!.last_error)).toMatch(/terminat|connection/i);
+    const rescue = await runMaterialization(ctx.env, { tenants: [ctx.tenantId], workerId: "rescuer" });
+    expect(Object.values(rescue.outcomes)).toEqual(["completed"]);
+    const [job] = await jobs(ctx);
+    const stored = await offlineValues(ctx, featureId);
+    const keys = stored.map((r) => `${r.entity_id}@${r.event_timestamp}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(new Set(stored.map((r) => r.event_timestamp)).size).toBe(3);
+    expect(job!.rows_processed).toBe(stored.length);
+    expect(job!.rows_failed).toBe(0);
+  });
+
   it("stops a job cancelled while it runs", async () => {
     const { ctx } = await tenantWithJobs(1);
     await runMaterialization(ctx.env, { tenants: [ctx.tenantId], maxUnitsPerJob: 1 });

@@ -25,8 +25,12 @@ export interface UnitOptions {
   pageBytes?: number;
   /** Stop the Redis refresh once this many pages went (a consumer's subrequest budget); resumes later. */
   maxPages?: number;
-  /** Tests only: stop as if the isolate were killed at this point. */
-  crashAt?: "after-stage" | "after-write" | "after-first-page";
+  /**
+   * Tests only: stop as if the isolate were killed at this point, or (terminate-backend) have
+   * PostgreSQL kill the unit's connection as its write transaction starts, as
+   * pg_terminate_backend from an operator or a failover would.
+   */
+  crashAt?: "after-stage" | "after-write" | "after-first-page" | "terminate-backend";
 }
 
 export type UnitResult =
@@ -99,6 +103,7 @@ async function stageAndWrite(
     );
     if (options.crashAt === "after-stage") throw new UnitCrash("killed after staging");
     return await connection.transaction(async (query) => {
+      if (options.crashAt === "terminate-backend") await query("SELECT pg_terminate_backend(pg_backend_pid())");
       // The unit's row lock serialises two deliveries of the same unit: the second finds it written.
       const [locked] = await query(
         "SELECT status FROM ai_feature_materialization_units WHERE job_id = $1 AND unit_index = $2 FOR UPDATE",
