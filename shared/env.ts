@@ -20,7 +20,7 @@ const storeSettings = {
   /** How long a read waits for Redis before answering from Postgres. */
   REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
   /** How long a query over HTTP waits for Postgres before the request answers 503 (a stalled network never hangs a request). */
-  POSTGRES_TIMEOUT_MS: z.coerce.number().int().min(100).max(900_000).default(30_000),
+  POSTGRES_TIMEOUT_MS: z.coerce.number().int().min(100).max(900_000).default(60_000),
 };
 
 /** Token verification, for the workers that answer tenants. */

@@ -63,6 +63,11 @@ const isolationLevels: Record<string, string> = {
 
 /** Listens, or rejects with the listen error (EADDRINUSE...). */
 export function listen(server: http.Server, port: number, host: string): Promise<void> {
+  // Node closes an idle keep-alive connection after 5 s by default; a client that sends its
+  // next request on it at that moment gets "Network connection lost" (workerd reuses pooled
+  // connections). The client, not the server, should be the one to give up on an idle one.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 125_000;
   return new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

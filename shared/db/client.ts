@@ -19,7 +19,7 @@ export interface DatabaseHandle {
  */
 export function configureNeon(env: Env): void {
   // Every HTTP query gets a deadline: a stalled connection answers 503 (pg-errors.ts), not never.
-  const timeoutMs = env.POSTGRES_TIMEOUT_MS ?? 30_000;
+  const timeoutMs = env.POSTGRES_TIMEOUT_MS ?? 60_000;
   neonConfig.fetchFunction = (input: RequestInfo | URL, init?: RequestInit) =>
     fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(timeoutMs) });
   if (env.NEON_FETCH_ENDPOINT) neonConfig.fetchEndpoint = env.NEON_FETCH_ENDPOINT;
