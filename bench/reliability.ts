@@ -29,7 +29,7 @@ import { runCacheRepair } from "../shared/online-store/cache-repair.ts";
 import { growth, summarizeSnapshot } from "./heap-snapshot.ts";
 import { connectIsolateHeap } from "./isolate-heap.ts";
 import { type Host, workerdHost } from "./workerd-host.ts";
-import { workerdRssMb } from "./workerd-memory.ts";
+import { rssMbOf, workerdPids } from "./workerd-memory.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const quick = process.argv.includes("--quick");
@@ -38,14 +38,16 @@ const settings = {
   jepsenSeconds: Number(process.env.RELIABILITY_JEPSEN_SECONDS ?? (quick ? 15 : 60)),
   soakRequests: Number(process.env.RELIABILITY_REQUESTS ?? (quick ? 20_000 : 1_000_000)),
 };
+// RELIABILITY_PORT_OFFSET lets a second run (CI beside a long one) use other ports.
+const offset = Number(process.env.RELIABILITY_PORT_OFFSET ?? 0);
 const ports = {
-  serving: 8891,
-  admin: 8892,
-  inspector: 9251,
-  soak: 8893,
-  soakInspector: 9252,
-  soakNeon: 4544,
-  soakUpstash: 8179,
+  serving: 8891 + offset,
+  admin: 8892 + offset,
+  inspector: 9251 + offset,
+  soak: 8893 + offset,
+  soakInspector: 9252 + offset,
+  soakNeon: 4544 + offset,
+  soakUpstash: 8179 + offset,
 };
 const log = (text: string) => console.log(`[reliability ${((Date.now() - started) / 1000).toFixed(0)} s] ${text}`);
 const started = Date.now();
@@ -345,7 +347,7 @@ async function jepsen(api: Api, faults: FaultStack, tenantId: string, featureId:
 // ---------------------------------------------------------------------------------------------
 // 3. Memory over many requests
 
-async function soak(api: Api, outDir: string) {
+async function soak(api: Api, outDir: string, rssMb: () => number) {
   const pump = () => api.call(ports.soak, "GET", "/healthz");
   const heap = await connectIsolateHeap(ports.soakInspector, "core:user:", pump);
   const statuses = new Map<number, number>();
@@ -398,8 +400,7 @@ async function soak(api: Api, outDir: string) {
   });
   await run(Math.min(5000, settings.soakRequests)); // warm: registry, connections, JIT
   const samples: { requests: number; liveMb: number; rssMb: number }[] = [];
-  const sample = async () =>
-    samples.push({ requests: done, liveMb: await heap.liveMb(), rssMb: Math.round(workerdRssMb()) });
+  const sample = async () => samples.push({ requests: done, liveMb: await heap.liveMb(), rssMb: Math.round(rssMb()) });
   await sample();
   await heap.snapshot(path.join(outDir, "heap-start.heapsnapshot"));
   const t0 = Date.now();
@@ -486,7 +487,7 @@ Answers: ${Object.entries(m.statuses)
     .map(([s, n]) => `${s}: ${n}`)
     .join(", ")}.
 
-| requests | live heap (MB) | workerd RSS (MB) |
+| requests | live heap (MB) | RSS of the soak's workerd process (MB) |
 |---:|---:|---:|
 ${m.samples.map((s: any) => `| ${s.requests.toLocaleString("en")} | ${s.liveMb} | ${s.rssMb} |`).join("\n")}
 
@@ -608,6 +609,7 @@ async function main() {
       endpoints!.stdout!.on("data", (chunk: Buffer) => String(chunk).includes("upstash-local") && resolve());
       endpoints!.once("exit", (code) => reject(new Error(`the local endpoints exited (${code})`)));
     });
+    const others = new Set(workerdPids());
     hosts.push(
       await workerdHost(
         {
@@ -620,7 +622,9 @@ async function main() {
         { inspectorPort: ports.soakInspector, outdir: "dist/bench-soak" },
       ),
     );
-    const memory = await soak(api, outDir);
+    // The soak isolate's own process: RSS of the others (and of any test run beside) is not its.
+    const soakPids = workerdPids().filter((pid) => !others.has(pid));
+    const memory = await soak(api, outDir, () => rssMbOf(soakPids));
 
     const report = {
       generatedAt: new Date().toISOString().slice(0, 16).replace("T", " "),

@@ -18,3 +18,28 @@ export function workerdRssMb(owner?: number): number {
   }
   return Math.round(kb / 102.4) / 10;
 }
+
+/** The pids of every workerd process now running. */
+export function workerdPids(): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** MB of resident memory of these processes (0 for those gone). */
+export function rssMbOf(pids: readonly number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    } catch {}
+  }
+  return Math.round(kb / 102.4) / 10;
+}
