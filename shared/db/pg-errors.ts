@@ -68,8 +68,8 @@ export async function readSplittingOnTooLarge<T, R>(
 
 // SQLSTATE classes and codes that say the database cannot serve now, not that the request is
 // wrong: connection exceptions (08), shutdown and "cannot connect now" (57P01-57P03), too many
-// connections (53300), and a statement cancelled by a backing service's timeout (57014 with
-// no statement_timeout of ours is rare; it stays a 500 to be looked at).
+// connections (53300). A statement timeout (57014) is not among them: it says the work is too
+// big, which a retry would not change.
 const unavailableCodes = /^(08...|57P0[1-3]|53300)$/;
 const unavailableMessages =
   /Error connecting to database|Server error \(HTTP status 5(0[0-6]|[1-9]\d)\)|Connection terminated|ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|Network connection lost|WebSocket|timed? ?out|The operation was aborted/i;
