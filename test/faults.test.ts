@@ -5,7 +5,8 @@
 //      once Redis is back the cache refills and reads take one Redis round trip again.
 //   2. Postgres down: warm reads still answer from Redis; pushes answer 503
 //      SERVICE_UNAVAILABLE with Retry-After and leave nothing half-written; a push answered
-//      2xx is in Postgres; a push whose Redis write failed is repaired into Redis.
+//      2xx is in Postgres; a push whose Redis write failed is repaired into Redis; a push whose
+//      answer was lost after its commit leaves no older value in Redis.
 //   3. Postgres reset in the middle of a streamed training set: an explicit error marker, then
 //      an aborted body, never a file that looks complete.
 // (4, a materialization unit killed mid-way, is in workers/cron/src/materialize.test.ts.)
@@ -125,8 +126,11 @@ describe("2. Postgres down", () => {
     "%s: warm reads from Redis, pushes 503 with Retry-After and nothing half-written",
     async (_l, proxy, f) => {
       const entity = `p-${proxy}-${f.kind}`;
-      expect((await push(entity, 1, 60)).status).toBe(200);
-      expect((await read(entity)).body.metadata.servedFrom).toBe("redis");
+      const bystander = `${entity}-warm`;
+      for (const e of [entity, bystander]) {
+        expect((await push(e, 1, 60)).status).toBe(200);
+        expect((await read(e)).body.metadata.servedFrom).toBe("redis");
+      }
 
       await fault(proxy, f);
       const warm = await read(entity);
@@ -137,8 +141,14 @@ describe("2. Postgres down", () => {
       expect(refused.status, refused.text).toBe(503);
       expect(refused.body.error.code).toBe("SERVICE_UNAVAILABLE");
       expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
-      // Nothing half-written: Redis was not touched either.
-      expect((await read(entity)).body.features.n).toBe(1);
+      // Never a newer value in Postgres than Redis answers. A refused connection never ran the
+      // write: the key stays warm. After a reset or a timeout the write may have committed:
+      // the key is dropped from Redis, so it answers from Postgres (503 while Postgres is away).
+      const after = await read(entity);
+      if (proxy === "postgres")
+        expect(after.body).toMatchObject({ features: { n: 1 }, metadata: { servedFrom: "redis" } });
+      else expect(after.status, after.text).toBe(503);
+      expect((await read(bystander)).body).toMatchObject({ features: { n: 1 }, metadata: { servedFrom: "redis" } });
 
       await clearFaults();
       await settle();
@@ -168,6 +178,26 @@ describe("2. Postgres down", () => {
     const after = await read(entity);
     expect(after.body).toMatchObject({ features: { n: 2 }, metadata: { servedFrom: "redis" } });
     expect(await repairTenantCache(ctx)).toBe(0);
+  });
+});
+
+describe("2b. A push whose answer is lost after Postgres committed it", () => {
+  it("answers 503, and Redis drops the key so reads refill from what Postgres holds", async () => {
+    const entity = "committed-unanswered";
+    expect((await push(entity, 1, 60)).status).toBe(200);
+    expect((await read(entity)).body).toMatchObject({ features: { n: 1 }, metadata: { servedFrom: "redis" } });
+    // The request reaches PostgreSQL and commits; the first byte of the answer resets the connection.
+    await fault("neon", { kind: "cut", afterBytes: 0 });
+    const lost = await push(entity, 2, 10);
+    expect(lost.status, lost.text).toBe(503);
+    await clearFaults();
+    await settle();
+    const rows =
+      await ownerSql()`SELECT value FROM ai_feature_online WHERE tenant_id = ${ctx.tenantId} AND entity_id = ${entity}`;
+    expect(rows.map((r) => r.value)).toEqual([2]);
+    const refill = await read(entity);
+    expect(refill.body).toMatchObject({ features: { n: 2 }, metadata: { servedFrom: "postgres" } });
+    expect((await read(entity)).body).toMatchObject({ features: { n: 2 }, metadata: { servedFrom: "redis" } });
   });
 });
 

@@ -91,3 +91,18 @@ export function isServiceUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * An unavailable database whose answer says the statement never ran: the connection was
+ * refused, or the endpoint answered 5xx itself. Otherwise (a reset or a timeout after the
+ * request left) a write may have committed without anyone hearing of it.
+ */
+export function neverReachedDatabase(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    const e = current as { message?: unknown; cause?: unknown; sourceError?: unknown };
+    if (typeof e.message === "string" && /ECONNREFUSED|Server error \(HTTP status 5\d\d\)/.test(e.message)) return true;
+    current = e.cause ?? e.sourceError;
+  }
+  return false;
+}

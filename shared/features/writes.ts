@@ -1,6 +1,7 @@
 // Writing feature values: offline history once per (feature, entity, event time), online
 // latest value with newest-event-wins in Postgres (conditional upsert) and then in Redis
 // (the online store's newest-wins write). Used by push ingestion and by materialization.
+import { isServiceUnavailable, neverReachedDatabase } from "#shared/db/pg-errors.ts";
 import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import { type CacheRepair, recordCacheRepairs } from "#shared/online-store/cache-repair.ts";
 import { connectOnlineStore } from "#shared/online-store/connect.ts";
@@ -177,6 +178,16 @@ export function writeStatementSql(w: WriteStatement): string {
         FROM counts, drawn`;
 }
 
+async function forgetCells(ctx: TenantContext, writes: readonly FeatureWrite[]): Promise<void> {
+  const store = connectOnlineStore(ctx.env);
+  const cells = writes
+    .filter((w) => w.feature.onlineEnabled)
+    .map((w) => ({ groupId: w.feature.groupId, entityId: w.entityId, field: w.feature.field }));
+  await store.forget(ctx.tenantId, cells, 2000).catch((error) => {
+    console.error("could not drop cached cells after an unknown write outcome:", (error as Error).message);
+  });
+}
+
 /** Per feature version, the ingestion range of the cells a failed Redis write carried. */
 function missedRanges(cells: readonly CellWrite[], writes: readonly FeatureWrite[]): CacheRepair[] {
   const features = new Map(writes.map((w) => [w.feature.field, w.feature]));
@@ -237,9 +248,18 @@ export async function writeFeatureValues(ctx: TenantContext, writes: FeatureWrit
     history: { kind: "probe" },
     extraColumns: `(SELECT COALESCE(jsonb_object_agg(ord, seq), '{}') FROM (SELECT ord, seq FROM input UNION ALL SELECT ord, seq FROM vectors) s) AS seqs`,
   });
-  const [counts] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
-    sql.query(statement, [JSON.stringify(scalars), JSON.stringify(embeddings), ctx.tenantId]),
-  ]);
+  let counts: Record<string, unknown>[] | undefined;
+  try {
+    [counts] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+      sql.query(statement, [JSON.stringify(scalars), JSON.stringify(embeddings), ctx.tenantId]),
+    ]);
+  } catch (error) {
+    // Lost on the way back (reset, timeout), the transaction may have committed: drop these
+    // cells from the cache so reads refill from whatever Postgres now holds, never keep
+    // answering an older value. The caller answers 503 and the client retries (idempotent).
+    if (isServiceUnavailable(error) && !neverReachedDatabase(error)) await forgetCells(ctx, writes);
+    throw error;
+  }
   const row = counts![0]!;
   const seqs = row.seqs as Record<string, string | number>;
 

@@ -8,6 +8,7 @@ export const disabledOnlineStore: OnlineStore = {
     return Promise.reject(new OnlineStoreDisabled("no online store is configured"));
   },
   write: () => Promise.resolve(0),
+  forget: () => Promise.resolve(),
   registryRevision: () => Promise.resolve(null),
   bumpRegistryRevision: () => Promise.resolve(),
   ping: () => Promise.reject(new OnlineStoreDisabled("UPSTASH_REDIS_REST_URL is not set")),

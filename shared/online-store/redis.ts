@@ -179,6 +179,22 @@ export class RedisOnlineStore implements OnlineStore {
     return this.writes.exec(keys, argv);
   }
 
+  async forget(
+    tenantId: string,
+    cells: readonly Pick<CellWrite, "groupId" | "entityId" | "field">[],
+    deadlineMs: number,
+  ): Promise<void> {
+    if (cells.length === 0) return;
+    const byKey = new Map<string, Set<string>>();
+    for (const c of cells) {
+      const key = await valueKey(tenantId, c.groupId, c.entityId);
+      byKey.set(key, (byKey.get(key) ?? new Set()).add(c.field));
+    }
+    const pipeline = this.writer.pipeline();
+    for (const [key, fields] of byKey) pipeline.hdel(key, ...fields);
+    await withDeadline(pipeline.exec(), deadlineMs);
+  }
+
   registryRevision(tenantId: string): Promise<string | null> {
     return this.reader.get<string>(registryRevisionKey(tenantId));
   }

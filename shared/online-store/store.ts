@@ -70,6 +70,16 @@ export interface OnlineStore {
     deadlineMs: number,
     options?: { maxRequestBytes?: number },
   ): Promise<number>;
+  /**
+   * Drops these cells, so the next read of them misses and refills from Postgres. For a write
+   * whose Postgres outcome is unknown (the answer was lost): the cache must not keep an older
+   * value than Postgres may now hold.
+   */
+  forget(
+    tenantId: string,
+    cells: readonly Pick<CellWrite, "groupId" | "entityId" | "field">[],
+    deadlineMs: number,
+  ): Promise<void>;
   /** The registry revision alone (serving reads it before loading a registry snapshot). */
   registryRevision(tenantId: string): Promise<string | null>;
   /** Marks the tenant's registry changed: every serving isolate reloads it on its next read. */
