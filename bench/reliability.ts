@@ -402,7 +402,10 @@ async function soak(api: Api, outDir: string, rssMb: () => number) {
   const samples: { requests: number; liveMb: number; rssMb: number }[] = [];
   const sample = async () => samples.push({ requests: done, liveMb: await heap.liveMb(), rssMb: Math.round(rssMb()) });
   await sample();
-  await heap.snapshot(path.join(outDir, "heap-start.heapsnapshot"));
+  // Named by run and pid: a quick run beside a long one must not overwrite its snapshots.
+  const snapshotFile = (when: string) =>
+    path.join(outDir, `heap-${when}${quick ? ".quick" : ""}.${process.pid}.heapsnapshot`);
+  await heap.snapshot(snapshotFile("start"));
   const t0 = Date.now();
   const steps = 10;
   for (let s = 0; s < steps; s++) {
@@ -411,12 +414,9 @@ async function soak(api: Api, outDir: string, rssMb: () => number) {
     log(`memory: ${done} requests, live heap ${samples.at(-1)!.liveMb} MB, workerd RSS ${samples.at(-1)!.rssMb} MB`);
   }
   const seconds = (Date.now() - t0) / 1000;
-  await heap.snapshot(path.join(outDir, "heap-end.heapsnapshot"));
+  await heap.snapshot(snapshotFile("end"));
   heap.close();
-  const grew = growth(
-    summarizeSnapshot(path.join(outDir, "heap-start.heapsnapshot")),
-    summarizeSnapshot(path.join(outDir, "heap-end.heapsnapshot")),
-  );
+  const grew = growth(summarizeSnapshot(snapshotFile("start")), summarizeSnapshot(snapshotFile("end")));
   const start = samples[0]!.liveMb;
   const end = samples.at(-1)!.liveMb;
   return {
