@@ -81,6 +81,29 @@ async function mustCall(api: Api, port: number, method: string, route: string, b
   return JSON.parse(r.text);
 }
 
+/** A "user" group of stream features, through the admin API. */
+async function defineGroup(
+  api: Api,
+  name: string,
+  features: readonly { name: string; dataType: string; embeddingDimension?: number }[],
+) {
+  const group = await mustCall(api, ports.admin, "POST", "/v1/admin/groups", {
+    name,
+    displayName: name,
+    entityType: "user",
+  });
+  const created = [];
+  for (const f of features)
+    created.push(
+      await mustCall(api, ports.admin, "POST", `/v1/admin/groups/${group.id}/features`, {
+        ...f,
+        displayName: f.name,
+        sourceType: "stream",
+      }),
+    );
+  return { id: group.id as string, features: created };
+}
+
 // ---------------------------------------------------------------------------------------------
 // 1. Fuzz
 
@@ -548,46 +571,16 @@ async function main() {
       .setExpirationTime("6h")
       .sign(new TextEncoder().encode(secret));
     const api = apiFor(token);
-    const group = await mustCall(api, ports.admin, "POST", "/v1/admin/groups", {
-      name: "user",
-      displayName: "user",
-      entityType: "user",
-    });
-    for (const f of fuzzFeatures)
-      await mustCall(api, ports.admin, "POST", `/v1/admin/groups/${group.id}/features`, {
-        ...f,
-        displayName: f.name,
-        sourceType: "stream",
-      });
-    // The soak's own group: the fuzzer may archive or retype what it finds in "user".
-    const soakGroup = await mustCall(api, ports.admin, "POST", "/v1/admin/groups", {
-      name: "soak",
-      displayName: "soak",
-      entityType: "user",
-    });
-    // Names of its own: a bare name two groups share would be ambiguous in the fuzzed bodies.
-    const soakFeatures = [
+    const group = await defineGroup(api, "user", fuzzFeatures);
+    // The soak's own group: the fuzzer may archive or retype what it finds in "user". Names of
+    // its own: a bare name two groups share would be ambiguous in the fuzzed bodies.
+    await defineGroup(api, "soak", [
       { name: "visits", dataType: "int64" },
       { name: "label", dataType: "string" },
       { name: "emb", dataType: "embedding", embeddingDimension: 3 },
-    ];
-    for (const f of soakFeatures)
-      await mustCall(api, ports.admin, "POST", `/v1/admin/groups/${soakGroup.id}/features`, {
-        ...f,
-        displayName: f.name,
-        sourceType: "stream",
-      });
-    const jepsenGroup = await mustCall(api, ports.admin, "POST", "/v1/admin/groups", {
-      name: "jepsen",
-      displayName: "jepsen",
-      entityType: "user",
-    });
-    const jepsenFeature = await mustCall(api, ports.admin, "POST", `/v1/admin/groups/${jepsenGroup.id}/features`, {
-      name: "n",
-      displayName: "n",
-      dataType: "int64",
-      sourceType: "stream",
-    });
+    ]);
+    const jepsenGroup = await defineGroup(api, "jepsen", [{ name: "n", dataType: "int64" }]);
+    const jepsenFeature = jepsenGroup.features[0]!;
 
     log(`fuzz: ${settings.fuzzRuns} inputs per route`);
     const fuzzRows = await fuzz(api, group.id);

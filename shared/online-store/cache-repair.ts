@@ -8,7 +8,7 @@ import { connectDatabase } from "#shared/db/client.ts";
 import { type TenantContext, tenantContextFor, tenantRows } from "#shared/db/tenant.ts";
 import type { Env } from "#shared/env.ts";
 import { connectOnlineStore } from "./connect.ts";
-import type { CellWrite } from "./store.ts";
+import { cellFromOnlineRow, onlineCellColumns, onlineTable } from "./online-rows.ts";
 
 export interface CacheRepair {
   featureId: string;
@@ -48,27 +48,16 @@ export async function repairTenantCache(ctx: TenantContext, limit = 100): Promis
   ]);
   let replayed = 0;
   for (const r of repairs ?? []) {
-    const table = r.embedding ? sql`ai_feature_embeddings_online` : sql`ai_feature_online`;
-    const valueText = r.embedding ? sql`embedding::text` : sql`value::text`;
     // A push writes at most 1,000 rows per feature version: one read, one Redis write.
     const [, rows] = await tenantRows(ctx.db, ctx.tenantId, [
       sql`DELETE FROM ai_feature_cache_repairs WHERE id = ${r.id}`,
-      sql`SELECT entity_id, ${valueText} AS value, ingest_seq,
-                 (extract(epoch FROM event_timestamp) * 1000)::float8 AS event_ms,
-                 (extract(epoch FROM expires_at) * 1000)::float8 AS expires_ms
-          FROM ${table}
+      sql`SELECT ${onlineCellColumns(Boolean(r.embedding))}
+          FROM ${onlineTable(Boolean(r.embedding))}
           WHERE feature_id = ${r.feature_id} AND feature_version = ${r.feature_version}
             AND ingest_seq BETWEEN ${r.seq_low} AND ${r.seq_high}`,
     ]);
-    const cells: CellWrite[] = (rows ?? []).map((row) => ({
-      groupId: r.group_id as string,
-      entityId: row.entity_id as string,
-      field: `${r.feature_id}@${r.feature_version}`,
-      eventMs: Number(row.event_ms),
-      seq: Number(row.ingest_seq),
-      value: JSON.parse(row.value as string),
-      expiresAtMs: row.expires_ms === null ? null : Number(row.expires_ms),
-    }));
+    const field = `${r.feature_id}@${r.feature_version}`;
+    const cells = (rows ?? []).map((row) => cellFromOnlineRow(row, r.group_id as string, field));
     try {
       if (cells.length) await store.write(ctx.tenantId, cells, 10_000);
     } catch (error) {

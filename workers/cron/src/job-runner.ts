@@ -5,7 +5,7 @@
 
 import { sql } from "drizzle-orm";
 import { isServiceUnavailable, pgError } from "#shared/db/pg-errors.ts";
-import { tenantContextFor, tenantRows } from "#shared/db/tenant.ts";
+import { type TenantContext, tenantContextFor, tenantRows } from "#shared/db/tenant.ts";
 import type { Env } from "#shared/env.ts";
 import {
   type ClaimedJob,
@@ -41,6 +41,15 @@ export function errorText(error: unknown): string {
   return pg ? `${pg.message} (SQLSTATE ${pg.code})` : (error as Error).message;
 }
 
+/** Ends this invocation's lease now, so the next invocation resumes the job. */
+async function handBack(ctx: TenantContext, jobId: string): Promise<JobOutcome> {
+  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
+    sql`UPDATE ai_feature_materialization_jobs SET lease_expires_at = now()
+        WHERE id = ${jobId} AND status = 'running' RETURNING id`,
+  ]);
+  return rows!.length ? "paused" : "lost";
+}
+
 export async function runJob(env: Env, job: ClaimedJob, limits: RunLimits): Promise<JobOutcome> {
   const ctx = tenantContextFor(env, job.tenant_id, { subject: "cron" });
   const started = Date.now();
@@ -48,12 +57,8 @@ export async function runJob(env: Env, job: ClaimedJob, limits: RunLimits): Prom
   let unitsRun = 0;
   for (const unit of await openUnits(ctx, job.id)) {
     if (Date.now() > limits.deadline || unitsRun >= limits.maxUnits) {
-      // Out of budget: hand the job back (lease ends now) so the next invocation resumes it.
-      const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
-        sql`UPDATE ai_feature_materialization_jobs SET lease_expires_at = now()
-            WHERE id = ${job.id} AND status = 'running' RETURNING id`,
-      ]);
-      return rows!.length ? "paused" : "lost";
+      // Out of budget: hand the job back so the next invocation resumes it.
+      return handBack(ctx, job.id);
     }
     const feature = registry.get(unit.feature_field);
     try {
@@ -74,11 +79,8 @@ export async function runJob(env: Env, job: ClaimedJob, limits: RunLimits): Prom
         // unit's transactions rolled back, so hand the job back and run the unit again later.
         console.warn(`job ${job.id}: ${message}; handed back to retry`);
         await recordUnitError(ctx, job.id, unit.unit_index, message).catch(() => {});
-        const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
-          sql`UPDATE ai_feature_materialization_jobs SET lease_expires_at = now()
-              WHERE id = ${job.id} AND status = 'running' RETURNING id`,
-        ]).catch(() => [[]] as unknown as [Record<string, unknown>[]]);
-        return rows?.length ? "paused" : "lost";
+        // Unreachable still: the lease runs out by itself and another invocation claims it.
+        return handBack(ctx, job.id).catch(() => "paused" as const);
       }
       await failJob(ctx, job.id, message).catch(() => {});
       console.error(`job ${job.id} failed after ${Date.now() - started} ms: ${message}`);

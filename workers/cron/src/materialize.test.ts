@@ -305,6 +305,16 @@ describe("claims and leases", () => {
     expect(states.reduce((n, j) => n + Number(j.rows_processed), 0)).toBeGreaterThanOrEqual(keys.length);
   });
 
+  /** The 3 windows' values stored once each, and every one counted once though a unit ran twice. */
+  async function expectEachValueOnce(ctx: TenantContext, featureId: string, job: Record<string, unknown>) {
+    const stored = await offlineValues(ctx, featureId);
+    const keys = stored.map((r) => `${r.entity_id}@${r.event_timestamp}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(new Set(stored.map((r) => r.event_timestamp)).size).toBe(3);
+    expect(job.rows_processed).toBe(stored.length);
+    expect(job.rows_failed).toBe(0);
+  }
+
   it.each([
     ["after staging its rows", "after-stage"],
     ["after writing Postgres", "after-write"],
@@ -324,13 +334,7 @@ describe("claims and leases", () => {
       expect(Object.values(rescue.outcomes)).toEqual(["completed"]);
       const [job] = await jobs(ctx);
       expect(job!.attempts).toBe(2);
-      const stored = await offlineValues(ctx, featureId);
-      const keys = stored.map((r) => `${r.entity_id}@${r.event_timestamp}`);
-      expect(new Set(keys).size).toBe(keys.length);
-      expect(new Set(stored.map((r) => r.event_timestamp)).size).toBe(3);
-      // Every value counted once, though one unit ran twice.
-      expect(job!.rows_processed).toBe(stored.length);
-      expect(job!.rows_failed).toBe(0);
+      await expectEachValueOnce(ctx, featureId, job!);
     },
   );
 
@@ -350,12 +354,7 @@ describe("claims and leases", () => {
     const rescue = await runMaterialization(ctx.env, { tenants: [ctx.tenantId], workerId: "rescuer" });
     expect(Object.values(rescue.outcomes)).toEqual(["completed"]);
     const [job] = await jobs(ctx);
-    const stored = await offlineValues(ctx, featureId);
-    const keys = stored.map((r) => `${r.entity_id}@${r.event_timestamp}`);
-    expect(new Set(keys).size).toBe(keys.length);
-    expect(new Set(stored.map((r) => r.event_timestamp)).size).toBe(3);
-    expect(job!.rows_processed).toBe(stored.length);
-    expect(job!.rows_failed).toBe(0);
+    await expectEachValueOnce(ctx, featureId, job!);
   });
 
   it("stops a job cancelled while it runs", async () => {

@@ -15,7 +15,12 @@ import { bindTransformation, windowValues } from "#shared/features/transformatio
 import { checkedValuesSql, sqlLiteral } from "#shared/features/value-checks-sql.ts";
 import { writeStatementSql } from "#shared/features/writes.ts";
 import { connectOnlineStore } from "#shared/online-store/connect.ts";
-import type { CellWrite } from "#shared/online-store/store.ts";
+import {
+  cellFromOnlineRow,
+  onlineCellColumns,
+  onlineTable,
+  onlineValueText,
+} from "#shared/online-store/online-rows.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { loadUnit, type UnitRow } from "./job-units.ts";
 
@@ -207,8 +212,7 @@ async function refreshOnlineStore(
   let pages = 0;
   if (store.enabled && feature.onlineEnabled && unit.seq_low !== null && unit.seq_high !== null) {
     const embedding = feature.dataType === "embedding";
-    const table = embedding ? sql`ai_feature_embeddings_online` : sql`ai_feature_online`;
-    const valueText = embedding ? sql`embedding::text` : sql`value::text`;
+    const valueText = onlineValueText(embedding);
     const pageBytes = options.pageBytes ?? defaultPageBytes;
     let after = unit.redis_after ?? String(BigInt(unit.seq_low) - 1n);
     for (;;) {
@@ -218,27 +222,17 @@ async function refreshOnlineStore(
         sql`UPDATE ai_feature_materialization_units SET redis_after = ${after}, updated_at = now()
             WHERE job_id = ${unit.job_id} AND unit_index = ${unit.unit_index}`,
         sql`SELECT entity_id, value, event_ms, ingest_seq, expires_ms FROM (
-              SELECT entity_id, ${valueText} AS value, ingest_seq,
-                     (extract(epoch FROM event_timestamp) * 1000)::float8 AS event_ms,
-                     (extract(epoch FROM expires_at) * 1000)::float8 AS expires_ms,
+              SELECT ${onlineCellColumns(embedding)},
                      sum(octet_length(entity_id) + octet_length(${valueText}) + 80) OVER (ORDER BY ingest_seq) AS running,
                      row_number() OVER (ORDER BY ingest_seq) AS n
-              FROM ${table}
+              FROM ${onlineTable(embedding)}
               WHERE feature_id = ${feature.id} AND feature_version = ${feature.version}
                 AND ingest_seq > ${after} AND ingest_seq <= ${unit.seq_high}
               ORDER BY ingest_seq LIMIT 100000
             ) page WHERE running <= ${pageBytes} OR n = 1 ORDER BY ingest_seq`,
       ]);
       if (!rows || rows.length === 0) break;
-      const cells: CellWrite[] = rows.map((r) => ({
-        groupId: feature.groupId,
-        entityId: r.entity_id as string,
-        field: feature.field,
-        eventMs: Number(r.event_ms),
-        seq: Number(r.ingest_seq),
-        value: JSON.parse(r.value as string),
-        expiresAtMs: r.expires_ms === null ? null : Number(r.expires_ms),
-      }));
+      const cells = rows.map((r) => cellFromOnlineRow(r, feature.groupId, feature.field));
       await store.write(ctx.tenantId, cells, 30_000, { maxRequestBytes: 2 * 1024 * 1024 });
       after = String(rows.at(-1)!.ingest_seq);
       pages++;
