@@ -63,6 +63,8 @@ export const servingEnv = tenantFacingSchema({
   PIT_MERGE_THRESHOLD: z.coerce.number().int().min(1).default(1_000),
   /** Embedding search computes every distance when the tenant has at most this many vectors. */
   EXACT_SEARCH_MAX_ROWS: z.coerce.number().int().min(0).max(1_000_000).default(2_000),
+  /** Statement timeout of an on-demand feature's transformation, computed while a read waits. */
+  ON_DEMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
 });
 export type ServingEnv = z.infer<typeof servingEnv>;
 

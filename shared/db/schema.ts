@@ -106,6 +106,8 @@ export const featureDefinitions = pgTable("ai_feature_definitions", {
   transformationSql: text("transformation_sql"),
   aggregationType: text("aggregation_type"),
   windowSizeSeconds: integer("window_size_seconds"),
+  /** Tile width of an aggregated stream feature: its windows end on these boundaries. */
+  aggregationIntervalSeconds: integer("aggregation_interval_seconds").notNull().default(60),
   validationRules: jsonb("validation_rules"),
   status: text("status").notNull().default("active"),
   version: integer("version").notNull().default(1),
@@ -145,6 +147,8 @@ export const featureValues = pgTable(
     createdAt: createdAt(),
     /** Ingestion order (a global sequence): the latest ingestion of an event time wins. */
     ingestSeq: bigint("ingest_seq", { mode: "number" }).notNull(),
+    /** An aggregated stream event's id, when its push gave one (migration 0012). */
+    eventId: text("event_id"),
     partitionKey: date("partition_key").generatedAlwaysAs(sql`((event_timestamp AT TIME ZONE 'UTC')::date)`),
   },
   (t) => [primaryKey({ columns: [t.id, t.eventTimestamp] })],
@@ -263,6 +267,8 @@ export const cacheRepairs = pgTable("ai_feature_cache_repairs", {
   embedding: boolean("embedding").notNull(),
   seqLow: bigint("seq_low", { mode: "bigint" }).notNull(),
   seqHigh: bigint("seq_high", { mode: "bigint" }).notNull(),
+  /** Tile repairs: the entities whose tile sets are dropped (migration 0012). */
+  tileEntities: text("tile_entities").array(),
   createdAt: createdAt(),
 });
 

@@ -19,14 +19,17 @@ export const defaultMergeThreshold = 1_000;
 
 /**
  * How a training set of `pairCount` pairs is read. asOfIngestion filters each request's
- * candidates by its own time, which a single carry-forward pass cannot do: it always probes.
+ * candidates by its own time, which a single carry-forward pass cannot do: it always probes,
+ * as do aggregated features.
  */
 export function strategyFor(
   request: TrainingSetRequest,
   pairCount: number,
   mergeThreshold: number,
 ): PointInTimeStrategy {
-  return !request.asOfIngestion && pairCount >= mergeThreshold ? "merge" : "probe";
+  // Aggregates fold a window per pair: they are probed too (probe.ts).
+  const windowed = request.features.some((f) => f.window);
+  return !request.asOfIngestion && !windowed && pairCount >= mergeThreshold ? "merge" : "probe";
 }
 
 /**

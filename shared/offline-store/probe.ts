@@ -5,6 +5,7 @@
 // the latest ingestion. With asOfIngestion the probe also requires created_at <= t, so rows
 // backfilled or restated later cannot leak into the past.
 
+import { currentEventSql, windowAnswerSql, windowEndSql } from "#shared/features/aggregates-sql.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./types.ts";
 
@@ -28,7 +29,8 @@ export interface ProbeQuery {
  */
 export function probeQueries(request: TrainingSetRequest, pairsSql: string): ProbeQuery[] {
   const indexed = request.features.map((feature, index) => ({ feature, index }));
-  const scalar = indexed.filter((f) => f.feature.dataType !== "embedding");
+  const windowed = indexed.filter((f) => f.feature.window);
+  const scalar = indexed.filter((f) => f.feature.dataType !== "embedding" && !f.feature.window);
   const vectors = indexed.filter((f) => f.feature.dataType === "embedding");
   const statement = (table: string, column: string, features: { feature: ServedFeature; index: number }[]) => ({
     text: `WITH req AS (${pairsSql})
@@ -53,10 +55,45 @@ export function probeQueries(request: TrainingSetRequest, pairsSql: string): Pro
       !request.asOfIngestion,
     ],
   });
+  const values = (features: { feature: ServedFeature; index: number }[]) => [
+    request.entityType,
+    `{${features.map((f) => f.feature.id).join(",")}}`,
+    `{${features.map((f) => f.index).join(",")}}`,
+    `{${features.map((f) => f.feature.version).join(",")}}`,
+    !request.asOfIngestion,
+  ];
   return [
     ...(scalar.length ? [statement("ai_feature_values", "v.value::text", scalar)] : []),
     ...(vectors.length ? [statement("ai_feature_embeddings", "v.embedding::text", vectors)] : []),
+    ...(windowed.length ? [{ text: windowStatement(pairsSql, windowed), values: values(windowed) }] : []),
   ];
+}
+
+/**
+ * Aggregated stream features: for each pair, the fold of the events current at the pair's
+ * time (with asOfIngestion: ingested by then) in the window ending at the last interval
+ * boundary <= t (windows.ts). One lateral per feature, since each has its own fold; the
+ * window is an index range of the lookup index.
+ */
+function windowStatement(pairsSql: string, features: { feature: ServedFeature; index: number }[]): string {
+  const parts = features.map(({ feature }, k) => {
+    const window = feature.window!;
+    const step = String(window.intervalSeconds);
+    const end = windowEndSql("r.ts", step);
+    return `SELECT r.ord, r.entity_id, (extract(epoch FROM r.ts) * 1000)::float8 AS ts_ms,
+             ($3::int[])[${k + 1}] AS fi, agg.value, agg.event_ms
+      FROM req r CROSS JOIN LATERAL (
+        SELECT ${windowAnswerSql(window.aggregation, "v")}
+        FROM ai_feature_values v
+        WHERE v.feature_id = ($2::uuid[])[${k + 1}] AND v.feature_version = ($4::int[])[${k + 1}]
+          AND v.entity_type = $1 AND v.entity_id = r.entity_id
+          AND v.event_timestamp <= ${end}
+          ${window.sizeSeconds === null ? "" : `AND v.event_timestamp > ${end} - make_interval(secs => ${window.sizeSeconds})`}
+          AND ($5 OR v.created_at <= r.ts)
+          AND ${currentEventSql("v", "($5 OR later.created_at <= r.ts)")}
+      ) agg`;
+  });
+  return `WITH req AS (${pairsSql})\n${parts.join("\nUNION ALL\n")}`;
 }
 
 /** The probe results of a range of `count` pairs as rows in request order. */
@@ -78,10 +115,11 @@ export function collectProbeRows(
         };
         rows[ord] = row;
       }
-      if (hit.event_ms !== null && hit.event_ms !== undefined) {
+      // A value without an event time is an aggregate over no events (count, sum: 0).
+      if (hit.value !== null && hit.value !== undefined) {
         row.cells[Number(hit.fi)] = {
           json: hit.value as string,
-          eventMs: Number(hit.event_ms),
+          eventMs: hit.event_ms === null || hit.event_ms === undefined ? null : Number(hit.event_ms),
         } satisfies PointInTimeCell;
       }
     }

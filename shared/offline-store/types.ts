@@ -16,7 +16,8 @@ export interface StagedPair {
 export interface PointInTimeCell {
   /** The value as JSON text, as Postgres wrote it. */
   json: string;
-  eventMs: number;
+  /** The event's time; for an aggregate, its newest event's (null: an aggregate over no events). */
+  eventMs: number | null;
 }
 
 export interface PointInTimeRow {

@@ -9,6 +9,7 @@ import { type TenantContext, tenantContextFor, tenantRows } from "#shared/db/ten
 import type { Env } from "#shared/env.ts";
 import { connectOnlineStore } from "./connect.ts";
 import { cellFromOnlineRow, onlineCellColumns, onlineTable } from "./online-rows.ts";
+import { tileInvalidations } from "./store.ts";
 
 export interface CacheRepair {
   featureId: string;
@@ -17,14 +18,17 @@ export interface CacheRepair {
   embedding: boolean;
   seqLow: number;
   seqHigh: number;
+  /** An aggregated feature's entities whose tiles Redis may have wrong: dropped on replay (reads refill). */
+  tileEntities?: string[];
 }
 
 /** Records ranges Redis missed. Called after the Postgres commit, so Postgres is likely up. */
 export async function recordCacheRepairs(ctx: TenantContext, repairs: readonly CacheRepair[]): Promise<void> {
   if (repairs.length === 0) return;
   await tenantRows(ctx.db, ctx.tenantId, [
-    sql`INSERT INTO ai_feature_cache_repairs (tenant_id, feature_id, feature_version, group_id, embedding, seq_low, seq_high)
-        SELECT ${ctx.tenantId}::uuid, r.f, r.v, r.g, r.e, r.lo, r.hi
+    sql`INSERT INTO ai_feature_cache_repairs
+          (tenant_id, feature_id, feature_version, group_id, embedding, seq_low, seq_high, tile_entities)
+        SELECT ${ctx.tenantId}::uuid, r.f, r.v, r.g, r.e, r.lo, r.hi, r.t
         FROM jsonb_to_recordset(${JSON.stringify(
           repairs.map((r) => ({
             f: r.featureId,
@@ -33,8 +37,9 @@ export async function recordCacheRepairs(ctx: TenantContext, repairs: readonly C
             e: r.embedding,
             lo: r.seqLow,
             hi: r.seqHigh,
+            t: r.tileEntities ?? null,
           })),
-        )}::jsonb) AS r(f uuid, v int, g uuid, e boolean, lo bigint, hi bigint)`,
+        )}::jsonb) AS r(f uuid, v int, g uuid, e boolean, lo bigint, hi bigint, t text[])`,
   ]);
 }
 
@@ -43,11 +48,15 @@ export async function repairTenantCache(ctx: TenantContext, limit = 100): Promis
   const store = connectOnlineStore(ctx.env);
   if (!store.enabled) return 0;
   const [repairs] = await tenantRows(ctx.db, ctx.tenantId, [
-    sql`SELECT id, feature_id, feature_version, group_id, embedding, seq_low, seq_high
+    sql`SELECT id, feature_id, feature_version, group_id, embedding, seq_low, seq_high, tile_entities
         FROM ai_feature_cache_repairs ORDER BY id LIMIT ${limit}`,
   ]);
   let replayed = 0;
   for (const r of repairs ?? []) {
+    if (r.tile_entities) {
+      replayed += await dropTiles(ctx, r);
+      continue;
+    }
     // A push writes at most 1,000 rows per feature version: one read, one Redis write.
     const [, rows] = await tenantRows(ctx.db, ctx.tenantId, [
       sql`DELETE FROM ai_feature_cache_repairs WHERE id = ${r.id}`,
@@ -77,6 +86,17 @@ export async function repairTenantCache(ctx: TenantContext, limit = 100): Promis
     replayed += cells.length;
   }
   return replayed;
+}
+
+/** A tile repair: the entities' tile sets are dropped (reads refill them from Postgres). */
+async function dropTiles(ctx: TenantContext, r: Record<string, unknown>): Promise<number> {
+  const field = `${r.feature_id}@${r.feature_version}`;
+  const entities = r.tile_entities as string[];
+  const store = connectOnlineStore(ctx.env);
+  // Dropped before the record goes: a failure leaves the record for the next run.
+  await store.writeTiles(ctx.tenantId, tileInvalidations(entities.map((entityId) => ({ field, entityId }))), 10_000);
+  await tenantRows(ctx.db, ctx.tenantId, [sql`DELETE FROM ai_feature_cache_repairs WHERE id = ${r.id}`]);
+  return entities.length;
 }
 
 /** The cron task: every tenant with repairs waiting, until done or Redis fails again. */

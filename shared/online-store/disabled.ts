@@ -9,6 +9,7 @@ export const disabledOnlineStore: OnlineStore = {
   },
   write: () => Promise.resolve(0),
   forget: () => Promise.resolve(),
+  writeTiles: () => Promise.resolve(),
   registryRevision: () => Promise.resolve(null),
   bumpRegistryRevision: () => Promise.resolve(),
   ping: () => Promise.reject(new OnlineStoreDisabled("UPSTASH_REDIS_REST_URL is not set")),

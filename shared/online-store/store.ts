@@ -19,6 +19,17 @@ export interface CellsRequest {
    * grows with it, since moving 15 MB takes longer than any small read's deadline.
    */
   expectedBytes?: number;
+  /** Aggregated stream features: the window folded from each (feature version, entity)'s tiles, in the same round trip. */
+  windows?: readonly WindowRequest[];
+}
+
+/** One window to fold: tiles `from`..`to` (windows.windowTiles) of one feature version and entity. */
+export interface WindowRequest {
+  /** The feature version, `<id>@<version>`. */
+  field: string;
+  entityId: string;
+  from: number;
+  to: number;
 }
 
 export interface Cell {
@@ -36,6 +47,30 @@ export interface CellsRead {
   revision: string | null;
   /** cells[entity * groups + group][field], null where the store has nothing. */
   cells: (Cell | null)[][];
+  /**
+   * Per window requested, its fold (windows.decodeFolded's text), or null when the store does
+   * not hold that (feature version, entity)'s tiles completely: read it from Postgres and fill.
+   */
+  windows: (string | null)[];
+}
+
+/**
+ * Tiles of one (feature version, entity), each `revision`-stamped: a push's changed tiles
+ * (applied newest-wins, only onto a complete set), a fill (the whole set from Postgres,
+ * refused when the store already saw a later revision), or an invalidation (drops the set
+ * and refuses fills for a while, for writes whose tiles were not computed).
+ */
+export interface TileWrite {
+  mode: "push" | "fill" | "invalidate";
+  field: string;
+  entityId: string;
+  /** The (feature version, entity)'s latest ingestion sequence this write reflects. */
+  revision: number;
+  /** Tiles below it are outside every window from now on: dropped. */
+  horizon: number;
+  /** How many tiles a window spans (the set is pruned once it outgrows that); 0: never prune. */
+  maxTiles: number;
+  tiles: readonly { id: number; encoded: string }[];
 }
 
 export interface CellWrite {
@@ -80,6 +115,8 @@ export interface OnlineStore {
     cells: readonly Pick<CellWrite, "groupId" | "entityId" | "field">[],
     deadlineMs: number,
   ): Promise<void>;
+  /** Writes tiles (see TileWrite); resolves when done. */
+  writeTiles(tenantId: string, writes: readonly TileWrite[], deadlineMs: number): Promise<void>;
   /** The registry revision alone (serving reads it before loading a registry snapshot). */
   registryRevision(tenantId: string): Promise<string | null>;
   /** Marks the tenant's registry changed: every serving isolate reloads it on its next read. */
@@ -89,4 +126,17 @@ export interface OnlineStore {
 
 export class OnlineStoreDisabled extends Error {
   override name = "OnlineStoreDisabled";
+}
+
+/** Invalidations of the tile sets of these (feature version, entity) pairs, each once. */
+export function tileInvalidations(pairs: Iterable<{ field: string; entityId: string }>): TileWrite[] {
+  const seen = new Set<string>();
+  const out: TileWrite[] = [];
+  for (const { field, entityId } of pairs) {
+    const key = `${field}\u0000${entityId}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ mode: "invalidate", field, entityId, revision: 0, horizon: 0, maxTiles: 0, tiles: [] });
+  }
+  return out;
 }

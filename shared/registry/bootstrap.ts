@@ -39,6 +39,7 @@ export async function bootstrapTenant(ctx: TenantContext): Promise<BootstrapRepo
       transformation_sql: f.transformationSql?.trim() ?? null,
       aggregation_type: f.aggregationType ?? null,
       window_size_seconds: f.windowSizeSeconds ?? null,
+      aggregation_interval_seconds: f.aggregationIntervalSeconds ?? 60,
       validation_rules: f.validationRules ?? null,
     })),
   );
@@ -47,13 +48,15 @@ export async function bootstrapTenant(ctx: TenantContext): Promise<BootstrapRepo
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(specs)}::jsonb) AS s(
             group_id uuid, name text, display_name text, description text, data_type text,
             embedding_dimension int, source_type text, transformation_sql text, aggregation_type text,
-            window_size_seconds int, validation_rules jsonb)
+            window_size_seconds int, aggregation_interval_seconds int, validation_rules jsonb)
         ), ins AS (
           INSERT INTO ai_feature_definitions AS d
             (tenant_id, group_id, name, display_name, description, data_type, embedding_dimension, source_type,
-             transformation_sql, aggregation_type, window_size_seconds, validation_rules, created_by)
+             transformation_sql, aggregation_type, window_size_seconds, aggregation_interval_seconds, validation_rules,
+             created_by)
           SELECT ${ctx.tenantId}, group_id, name, display_name, description, data_type, embedding_dimension, source_type,
-                 transformation_sql, aggregation_type, window_size_seconds, validation_rules, ${ctx.subject}
+                 transformation_sql, aggregation_type, window_size_seconds, aggregation_interval_seconds, validation_rules,
+                 ${ctx.subject}
           FROM spec
           ON CONFLICT (tenant_id, group_id, name) DO NOTHING
           RETURNING d

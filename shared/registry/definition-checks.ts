@@ -5,7 +5,13 @@ import type { FeatureDefinition, ValidationRules } from "./schemas.ts";
 
 export type DefinitionFields = Pick<
   FeatureDefinition,
-  "dataType" | "embeddingDimension" | "aggregationType" | "windowSizeSeconds" | "validationRules"
+  | "dataType"
+  | "embeddingDimension"
+  | "aggregationType"
+  | "windowSizeSeconds"
+  | "aggregationIntervalSeconds"
+  | "sourceType"
+  | "validationRules"
 >;
 
 interface Problem {
@@ -75,7 +81,7 @@ export function checkDefinition(definition: DefinitionFields): void {
   if (definition.validationRules) problems.push(...ruleProblems(definition.dataType, definition.validationRules));
   if (
     definition.aggregationType &&
-    ["sum", "avg"].includes(definition.aggregationType) &&
+    ["sum", "avg", "min", "max"].includes(definition.aggregationType) &&
     !numericTypes.has(definition.dataType)
   ) {
     problems.push({
@@ -83,5 +89,22 @@ export function checkDefinition(definition: DefinitionFields): void {
       message: `${definition.aggregationType} needs a numeric feature, not ${definition.dataType}`,
     });
   }
+  problems.push(...windowProblems(definition));
   if (problems.length) throw new AppError("VALIDATION_FAILED", "The feature definition is not consistent", problems);
+}
+
+/** A windowed stream aggregation: its window is a whole number of tiles, and embeddings do not fold. */
+function windowProblems(definition: DefinitionFields): Problem[] {
+  if (definition.sourceType !== "stream" || !definition.aggregationType) return [];
+  const problems: Problem[] = [];
+  if (definition.dataType === "embedding")
+    problems.push({ path: "aggregationType", message: "embedding features cannot be aggregated" });
+  const interval = definition.aggregationIntervalSeconds ?? 60;
+  if (definition.windowSizeSeconds != null && definition.windowSizeSeconds % interval !== 0) {
+    problems.push({
+      path: "windowSizeSeconds",
+      message: `must be a multiple of aggregationIntervalSeconds (${interval}): windows are made of whole intervals`,
+    });
+  }
+  return problems;
 }

@@ -76,6 +76,8 @@ export async function createFeature(
     embeddingDimension: input.embeddingDimension ?? null,
     aggregationType: input.aggregationType ?? null,
     windowSizeSeconds: input.windowSizeSeconds ?? null,
+    aggregationIntervalSeconds: input.aggregationIntervalSeconds ?? 60,
+    sourceType: input.sourceType,
     validationRules: input.validationRules ?? null,
   };
   checkDefinition(definition);
@@ -88,10 +90,12 @@ export async function createFeature(
       sql`WITH ins AS (
             INSERT INTO ai_feature_definitions AS d
               (tenant_id, group_id, name, display_name, description, data_type, embedding_dimension, source_type,
-               source_config, transformation_sql, aggregation_type, window_size_seconds, validation_rules, tags, created_by)
+               source_config, transformation_sql, aggregation_type, window_size_seconds, aggregation_interval_seconds,
+               validation_rules, tags, created_by)
             VALUES (${ctx.tenantId}, ${group.id}, ${input.name}, ${input.displayName}, ${input.description ?? null},
                     ${input.dataType}, ${definition.embeddingDimension}, ${input.sourceType}, ${json(input.sourceConfig)}::jsonb,
                     ${input.transformationSql ?? null}, ${definition.aggregationType}, ${definition.windowSizeSeconds},
+                    ${definition.aggregationIntervalSeconds},
                     ${json(input.validationRules)}::jsonb, ${JSON.stringify(input.tags ?? [])}::jsonb, ${ctx.subject})
             RETURNING d
           ), version AS (
@@ -153,6 +157,7 @@ const featureColumns: Record<string, string> = {
   transformationSql: "transformation_sql",
   aggregationType: "aggregation_type",
   windowSizeSeconds: "window_size_seconds",
+  aggregationIntervalSeconds: "aggregation_interval_seconds",
   validationRules: "validation_rules",
   status: "status",
   tags: "tags",

@@ -101,6 +101,7 @@ export const versionedFields = [
   "transformationSql",
   "aggregationType",
   "windowSizeSeconds",
+  "aggregationIntervalSeconds",
   "validationRules",
 ] as const;
 
@@ -121,6 +122,10 @@ const definitionFields = {
   transformationSql: text().trim().min(1).max(20_000).nullable().optional(),
   aggregationType: aggregationType.nullable().optional(),
   windowSizeSeconds: z.number().int().positive().max(TEN_YEARS).nullable().optional(),
+  aggregationIntervalSeconds: z.number().int().min(1).max(86_400).optional().openapi({
+    description:
+      "Aggregated stream features: the tile width. A window answered at time t ends at the last multiple of this interval <= t (default 60)",
+  }),
   validationRules: validationRules.nullable().optional(),
   tags: tags.optional(),
 };
@@ -144,6 +149,7 @@ export const updateFeatureBody = z
     transformationSql: definitionFields.transformationSql,
     aggregationType: definitionFields.aggregationType,
     windowSizeSeconds: definitionFields.windowSizeSeconds,
+    aggregationIntervalSeconds: definitionFields.aggregationIntervalSeconds,
     validationRules: definitionFields.validationRules,
     status: featureStatus.optional(),
     tags: tags.optional(),
@@ -172,6 +178,7 @@ export const featureSchema = z
     transformationSql: z.string().nullable(),
     aggregationType: aggregationType.nullable(),
     windowSizeSeconds: z.number().int().nullable(),
+    aggregationIntervalSeconds: z.number().int(),
     validationRules: validationRules.nullable(),
     status: featureStatus,
     version: z.number().int().openapi({ description: "The latest version (the staged one when there is one)" }),

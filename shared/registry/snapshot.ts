@@ -8,6 +8,17 @@ import { tenantRows } from "#shared/db/tenant.ts";
 import { AppError } from "#shared/http/errors.ts";
 import type { ValidationRules } from "./schemas.ts";
 
+export type Aggregation = "sum" | "avg" | "count" | "max" | "min" | "last" | "first";
+
+/** A stream feature with an aggregation: pushes carry events, reads answer the window's aggregate. */
+export interface AggregationWindow {
+  aggregation: Aggregation;
+  /** The window's length; null: every event up to the window's end. */
+  sizeSeconds: number | null;
+  /** Tile width: a window answered at t ends at the last multiple of it <= t. */
+  intervalSeconds: number;
+}
+
 export interface ServedFeature {
   /** The feature's id (the same for all its versions). */
   id: string;
@@ -19,8 +30,11 @@ export interface ServedFeature {
   currentVersion: number;
   /** A version above the current one, written by jobs and pushes but not read by `name`. */
   stagedVersion: number | null;
-  /** This version's transformation (jobs materialize it). */
+  /** This version's transformation (jobs materialize it; on-demand features run it when read). */
   transformationSql: string | null;
+  sourceType: "batch" | "stream" | "on_demand";
+  /** Set for an aggregated stream feature (DESIGN.md, "Source types mean what they say"). */
+  window: AggregationWindow | null;
   name: string;
   qualifiedName: string;
   groupId: string;
@@ -45,12 +59,26 @@ export interface RegistrySnapshot {
 
 type VersionDefinition = Pick<
   ServedFeature,
-  "dataType" | "embeddingDimension" | "validationRules" | "transformationSql"
->;
+  "dataType" | "embeddingDimension" | "validationRules" | "transformationSql" | "sourceType"
+> & {
+  aggregationType: Aggregation | null;
+  windowSizeSeconds: number | null;
+  /** Absent from versions saved before migration 0012: the default. */
+  aggregationIntervalSeconds: number | null;
+};
 
-interface LoadedFeature extends Omit<ServedFeature, "version" | "field" | keyof VersionDefinition> {
+interface LoadedFeature extends Omit<ServedFeature, "version" | "field" | "window" | keyof VersionDefinition> {
   /** Each version's definition, by version number. */
   versions: Record<string, VersionDefinition>;
+}
+
+function windowOf(definition: VersionDefinition): AggregationWindow | null {
+  if (definition.sourceType !== "stream" || !definition.aggregationType) return null;
+  return {
+    aggregation: definition.aggregationType,
+    sizeSeconds: definition.windowSizeSeconds ?? null,
+    intervalSeconds: definition.aggregationIntervalSeconds ?? 60,
+  };
 }
 
 /** Every version of every active feature, each as its own ServedFeature. */
@@ -67,11 +95,18 @@ export async function loadRegistryFeatures(db: DatabaseHandle, tenantId: string)
                      'dataType', v.definition_snapshot->'dataType',
                      'embeddingDimension', v.definition_snapshot->'embeddingDimension',
                      'validationRules', v.definition_snapshot->'validationRules',
-                     'transformationSql', v.definition_snapshot->'transformationSql'))
+                     'transformationSql', v.definition_snapshot->'transformationSql',
+                     'sourceType', v.definition_snapshot->'sourceType',
+                     'aggregationType', v.definition_snapshot->'aggregationType',
+                     'windowSizeSeconds', v.definition_snapshot->'windowSizeSeconds',
+                     'aggregationIntervalSeconds', v.definition_snapshot->'aggregationIntervalSeconds'))
             FROM ai_feature_versions v WHERE v.feature_id = d.id
           ), '{}') || jsonb_build_object(d.version::text, jsonb_build_object(
                  'dataType', d.data_type, 'embeddingDimension', d.embedding_dimension,
-                 'validationRules', d.validation_rules, 'transformationSql', d.transformation_sql))) AS feature
+                 'validationRules', d.validation_rules, 'transformationSql', d.transformation_sql,
+                 'sourceType', d.source_type, 'aggregationType', d.aggregation_type,
+                 'windowSizeSeconds', d.window_size_seconds,
+                 'aggregationIntervalSeconds', d.aggregation_interval_seconds))) AS feature
         FROM ai_feature_definitions d JOIN ai_feature_groups g ON g.id = d.group_id
         WHERE d.status <> 'archived' AND g.status <> 'archived'
         ORDER BY g.name, d.name`,
@@ -80,7 +115,14 @@ export async function loadRegistryFeatures(db: DatabaseHandle, tenantId: string)
   for (const row of rows!) {
     const { versions, ...feature } = row.feature as LoadedFeature;
     for (const [version, definition] of Object.entries(versions)) {
-      served.push({ ...feature, ...definition, version: Number(version), field: `${feature.id}@${version}` });
+      const { aggregationType: _a, windowSizeSeconds: _w, aggregationIntervalSeconds: _i, ...kept } = definition;
+      served.push({
+        ...feature,
+        ...kept,
+        window: windowOf(definition),
+        version: Number(version),
+        field: `${feature.id}@${version}`,
+      });
     }
   }
   return served;

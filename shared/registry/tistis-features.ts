@@ -155,10 +155,21 @@ export const CONVERSATION_FEATURES: FeatureSpec[] = [
   {
     name: "message_count",
     displayName: "Message Count",
-    description: "Total messages in conversation",
+    description: "Total messages in conversation (one pushed event per message; no window: every event so far)",
     dataType: "int64",
     sourceType: "stream",
     aggregationType: "count",
+  },
+  {
+    // Not in the seed: the windowed count real-time models use ("messages in the last hour").
+    name: "messages_last_hour",
+    displayName: "Messages in the Last Hour",
+    description: "Messages of the conversation in the hour before the read, in 10-second steps",
+    dataType: "int64",
+    sourceType: "stream",
+    aggregationType: "count",
+    windowSizeSeconds: 3600,
+    aggregationIntervalSeconds: 10,
   },
   {
     name: "duration_seconds",

@@ -1,8 +1,10 @@
 // A job as the sum of its units: cutting it into (window, feature version) units, and
 // rolling the units' counts and progress up into the job, which completes when its last
 // unit does and fails with the reason of a unit that cannot succeed.
+
 import { sql } from "drizzle-orm";
 import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
+import { isOnDemand } from "#shared/features/on-demand.ts";
 import { loadRegistryFeatures, type ServedFeature } from "#shared/registry/snapshot.ts";
 import { computeFeatureStats } from "#shared/registry/stats.ts";
 
@@ -40,15 +42,19 @@ const maxFailureSamples = 20;
 
 /**
  * The feature versions a job over a group writes: each feature's current version and its
- * staged one, or only version `only` of the features that have it; those with SQL.
+ * staged one, or only version `only` of the features that have it; those with SQL, less
+ * on-demand ones.
  */
 function versionsToWrite(registry: ServedFeature[], inGroup: Set<string>, only: number | null): string[] {
-  return registry
-    .filter((f) => inGroup.has(f.id) && f.transformationSql)
-    .filter((f) =>
-      only === null ? f.version === f.currentVersion || f.version === f.stagedVersion : f.version === only,
-    )
-    .map((f) => f.field);
+  return (
+    registry
+      // On-demand features are computed when read: jobs leave them alone.
+      .filter((f) => inGroup.has(f.id) && f.transformationSql && !isOnDemand(f))
+      .filter((f) =>
+        only === null ? f.version === f.currentVersion || f.version === f.stagedVersion : f.version === only,
+      )
+      .map((f) => f.field)
+  );
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   onlineTable,
   onlineValueText,
 } from "#shared/online-store/online-rows.ts";
+import { tileInvalidations } from "#shared/online-store/store.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { loadUnit, type UnitRow } from "./job-units.ts";
 
@@ -201,6 +202,33 @@ function unitWriteSql(
   });
 }
 
+/** A page of the online rows the unit wrote, in ingestion order, about `pageBytes` long. */
+function onlinePage(unit: UnitRow, feature: ServedFeature, after: string, pageBytes: number) {
+  const embedding = feature.dataType === "embedding";
+  const valueText = onlineValueText(embedding);
+  return sql`SELECT entity_id, value, event_ms, ingest_seq, expires_ms FROM (
+      SELECT ${onlineCellColumns(embedding)},
+             sum(octet_length(entity_id) + octet_length(${valueText}) + 80) OVER (ORDER BY ingest_seq) AS running,
+             row_number() OVER (ORDER BY ingest_seq) AS n
+      FROM ${onlineTable(embedding)}
+      WHERE feature_id = ${feature.id} AND feature_version = ${feature.version}
+        AND ingest_seq > ${after} AND ingest_seq <= ${unit.seq_high}
+      ORDER BY ingest_seq LIMIT 100000
+    ) page WHERE running <= ${pageBytes} OR n = 1 ORDER BY ingest_seq`;
+}
+
+/**
+ * The entities an aggregated feature's unit stored events of (all at the window's end), a
+ * page at a time: the offline rows, since a late event does not change the online row.
+ */
+function unitEventEntities(unit: UnitRow, feature: ServedFeature, after: string) {
+  return sql`SELECT entity_id, ingest_seq FROM ai_feature_values
+      WHERE feature_id = ${feature.id} AND feature_version = ${feature.version}
+        AND event_timestamp = ${unit.window_end}::timestamptz
+        AND ingest_seq > ${after} AND ingest_seq <= ${unit.seq_high}
+      ORDER BY ingest_seq LIMIT 10000`;
+}
+
 /** The online rows the unit wrote, to Redis, in pages; the cursor is saved with each page. */
 async function refreshOnlineStore(
   ctx: TenantContext,
@@ -211,8 +239,6 @@ async function refreshOnlineStore(
   const store = connectOnlineStore(ctx.env);
   let pages = 0;
   if (store.enabled && feature.onlineEnabled && unit.seq_low !== null && unit.seq_high !== null) {
-    const embedding = feature.dataType === "embedding";
-    const valueText = onlineValueText(embedding);
     const pageBytes = options.pageBytes ?? defaultPageBytes;
     let after = unit.redis_after ?? String(BigInt(unit.seq_low) - 1n);
     for (;;) {
@@ -221,19 +247,18 @@ async function refreshOnlineStore(
       const [, rows] = await tenantRows(ctx.db, ctx.tenantId, [
         sql`UPDATE ai_feature_materialization_units SET redis_after = ${after}, updated_at = now()
             WHERE job_id = ${unit.job_id} AND unit_index = ${unit.unit_index}`,
-        sql`SELECT entity_id, value, event_ms, ingest_seq, expires_ms FROM (
-              SELECT ${onlineCellColumns(embedding)},
-                     sum(octet_length(entity_id) + octet_length(${valueText}) + 80) OVER (ORDER BY ingest_seq) AS running,
-                     row_number() OVER (ORDER BY ingest_seq) AS n
-              FROM ${onlineTable(embedding)}
-              WHERE feature_id = ${feature.id} AND feature_version = ${feature.version}
-                AND ingest_seq > ${after} AND ingest_seq <= ${unit.seq_high}
-              ORDER BY ingest_seq LIMIT 100000
-            ) page WHERE running <= ${pageBytes} OR n = 1 ORDER BY ingest_seq`,
+        feature.window ? unitEventEntities(unit, feature, after) : onlinePage(unit, feature, after, pageBytes),
       ]);
       if (!rows || rows.length === 0) break;
-      const cells = rows.map((r) => cellFromOnlineRow(r, feature.groupId, feature.field));
-      await store.write(ctx.tenantId, cells, 30_000, { maxRequestBytes: 2 * 1024 * 1024 });
+      if (feature.window) {
+        // An aggregate's tiles are not computed here: the entities' tile sets are dropped and
+        // the next read refills them from Postgres.
+        const pairs = rows.map((r) => ({ field: feature.field, entityId: r.entity_id as string }));
+        await store.writeTiles(ctx.tenantId, tileInvalidations(pairs), 30_000);
+      } else {
+        const cells = rows.map((r) => cellFromOnlineRow(r, feature.groupId, feature.field));
+        await store.write(ctx.tenantId, cells, 30_000, { maxRequestBytes: 2 * 1024 * 1024 });
+      }
       after = String(rows.at(-1)!.ingest_seq);
       pages++;
       if (options.crashAt === "after-first-page") throw new UnitCrash("killed after the first page");

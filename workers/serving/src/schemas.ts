@@ -66,6 +66,10 @@ export const pushRequest = z
         z.strictObject({
           entityId,
           eventTimestamp: z.union([isoTimestamp, z.number().int().min(0)]),
+          eventId: z.string().min(1).max(256).optional().openapi({
+            description:
+              "Aggregated stream features: the event's identity. Sent again it counts once; with a new value (or time) it restates the event. Without it, the event time is the identity",
+          }),
           features: z
             .record(featureName, z.unknown())
             .refine((f) => Object.keys(f).length > 0, { message: "at least one feature" })

@@ -20,7 +20,7 @@ export interface TrainingRowObject {
 function statusOf(row: PointInTimeRow, cell: PointInTimeCell | null, feature: ServedFeature): Status {
   if (!cell) return "NOT_FOUND";
   const ttl = feature.ttlSeconds;
-  return ttl !== null && row.timestampMs - cell.eventMs > ttl * 1000 ? "EXPIRED" : "PRESENT";
+  return ttl !== null && cell.eventMs !== null && row.timestampMs - cell.eventMs > ttl * 1000 ? "EXPIRED" : "PRESENT";
 }
 
 export function toObject(row: PointInTimeRow, names: string[], features: ServedFeature[]): TrainingRowObject {
@@ -36,7 +36,7 @@ export function toObject(row: PointInTimeRow, names: string[], features: ServedF
     const status = statusOf(row, cell, features[i]!);
     out.statuses[name] = status;
     out.features[name] = status === "PRESENT" ? JSON.parse(cell.json) : null;
-    out.eventTimestamps[name] = status === "PRESENT" ? isoFromMs(cell.eventMs) : null;
+    out.eventTimestamps[name] = status === "PRESENT" && cell.eventMs !== null ? isoFromMs(cell.eventMs) : null;
   });
   return out;
 }
@@ -61,7 +61,7 @@ export function ndjsonEncoder(names: string[], features: ServedFeature[]): (row:
       const present = status === "PRESENT";
       const comma = values ? "," : "";
       values += `${comma}${key}:${present ? cell.json : "null"}`;
-      times += `${comma}${key}:${present ? `"${isoFromMs(cell.eventMs)}"` : "null"}`;
+      times += `${comma}${key}:${present && cell.eventMs !== null ? `"${isoFromMs(cell.eventMs)}"` : "null"}`;
       statuses += `${comma}${key}:"${status}"`;
     }
     return `{"entityId":${JSON.stringify(row.entityId)},"timestamp":"${isoFromMs(row.timestampMs)}","features":{${values}},"eventTimestamps":{${times}},"statuses":{${statuses}}}\n`;

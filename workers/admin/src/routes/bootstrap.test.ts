@@ -18,19 +18,19 @@ async function countRegistry(tenantId: string) {
 }
 
 describe("POST /v1/admin/bootstrap", () => {
-  it("gives exactly 4 groups and 21 features per tenant, twice for two tenants", async () => {
+  it("gives exactly 4 groups and 22 features per tenant, twice for two tenants", async () => {
     const tenants = [api.as(crypto.randomUUID()), api.as(crypto.randomUUID())];
     for (const t of tenants) {
       const first = await t.post("/v1/admin/bootstrap");
       expect(first.status).toBe(200);
       expect(first.body.groups.created).toEqual(["tenant", "user", "conversation", "message"]);
-      expect(first.body.features.created).toHaveLength(21);
+      expect(first.body.features.created).toHaveLength(22);
       expect(first.body.features.existing).toEqual([]);
       const second = await t.post("/v1/admin/bootstrap");
       expect(second.body.groups).toEqual({ created: [], existing: ["tenant", "user", "conversation", "message"] });
       expect(second.body.features.created).toEqual([]);
-      expect(second.body.features.existing).toHaveLength(21);
-      expect(await countRegistry(t.tenantId)).toEqual({ groups: 4, features: 21, versions: 21 });
+      expect(second.body.features.existing).toHaveLength(22);
+      expect(await countRegistry(t.tenantId)).toEqual({ groups: 4, features: 22, versions: 22 });
     }
     const message = await tenants[0]!.get("/v1/admin/features/message.embedding");
     expect(message.body).toMatchObject({ dataType: "embedding", embeddingDimension: 1536, version: 1 });
@@ -43,7 +43,7 @@ describe("POST /v1/admin/bootstrap", () => {
     const t = api.as(crypto.randomUUID());
     const results = await Promise.all([t.post("/v1/admin/bootstrap"), t.post("/v1/admin/bootstrap")]);
     expect(results.map((r) => r.status)).toEqual([200, 200]);
-    expect(await countRegistry(t.tenantId)).toEqual({ groups: 4, features: 21, versions: 21 });
+    expect(await countRegistry(t.tenantId)).toEqual({ groups: 4, features: 22, versions: 22 });
     const created = results.flatMap((r) => r.body.features.created);
     expect(new Set(created).size).toBe(created.length);
   });
@@ -60,7 +60,7 @@ describe("POST /v1/admin/bootstrap", () => {
     const report = await t.post("/v1/admin/bootstrap");
     expect(report.body.groups.existing).toEqual(["user"]);
     expect(report.body.features.existing).toEqual(["user.conversation_count"]);
-    expect(report.body.features.created).toHaveLength(20);
+    expect(report.body.features.created).toHaveLength(21);
     expect((await t.get("/v1/admin/features/user.conversation_count")).body.displayName).toBe("Mine");
   });
 

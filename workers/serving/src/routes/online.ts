@@ -7,6 +7,7 @@ import { tenantRoute } from "#shared/http/route.ts";
 import { tenantContext } from "#shared/http/tenant-context.ts";
 import { readOnlineFeatures, readOnlineFeaturesAsOf } from "../online-reader.ts";
 import { batchOnlineResponse, onlineRequest, onlineResponse } from "../schemas.ts";
+import { servingSettings } from "../settings.ts";
 
 export function registerOnlineRoute(app: OpenAPIHono<AppBindings>): void {
   app.openapi(
@@ -32,7 +33,12 @@ export function registerOnlineRoute(app: OpenAPIHono<AppBindings>): void {
       const entityIds = request.entityIds ?? [request.entityId!];
       const result = request.timestamp
         ? await readOnlineFeaturesAsOf(ctx, { ...request, entityIds, timestamp: request.timestamp })
-        : await readOnlineFeatures(ctx, { entityType: request.entityType, entityIds, features: request.features });
+        : await readOnlineFeatures(ctx, {
+            entityType: request.entityType,
+            entityIds,
+            features: request.features,
+            onDemandTimeoutMs: servingSettings(c).ON_DEMAND_TIMEOUT_MS,
+          });
       c.header("X-Redis-Round-Trips", String(result.redisRoundTrips));
       c.header("X-Postgres-Round-Trips", String(result.postgresRoundTrips));
       const metadata = {

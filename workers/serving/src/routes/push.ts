@@ -3,6 +3,7 @@
 // with its reasons, and the valid rows are stored (offline once per event time, online
 // newest-wins).
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { writeEvents } from "#shared/features/events.ts";
 import { checkPushedRows } from "#shared/features/push-rows.ts";
 import { writeFeatureValues } from "#shared/features/writes.ts";
 import type { AppBindings } from "#shared/http/bindings.ts";
@@ -12,6 +13,12 @@ import { tenantRoute } from "#shared/http/route.ts";
 import { tenantContext } from "#shared/http/tenant-context.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { maxPushRows, pushRequest, pushResponse } from "../schemas.ts";
+
+/** What the answer says of the cache when two writes went to it: the worse outcome, "disabled" only when nothing was written. */
+function worstCache<T extends "written" | "unavailable" | "disabled">(a: T, b: T): T {
+  if (a === "unavailable" || b === "unavailable") return "unavailable" as T;
+  return a === "written" || b === "written" ? ("written" as T) : a;
+}
 
 export function registerPushRoute(app: OpenAPIHono<AppBindings>): void {
   app.openapi(
@@ -34,9 +41,17 @@ export function registerPushRoute(app: OpenAPIHono<AppBindings>): void {
       const names = [...new Set(request.rows.flatMap((r) => Object.keys(r.features)))];
       const { resolved } = await resolveFeatures(ctx, names, request.entityType);
 
-      const { writes, rejected: errors } = checkPushedRows(request.entityType, request.rows, resolved);
+      const { writes, events, rejected: errors } = checkPushedRows(request.entityType, request.rows, resolved);
 
-      const stored = await writeFeatureValues(ctx, writes);
+      // Plain values and aggregated events are two statements: run side by side.
+      const [values, aggregated] = await Promise.all([writeFeatureValues(ctx, writes), writeEvents(ctx, events)]);
+      const stored = {
+        offlineInserted: values.offlineInserted + aggregated.offlineInserted,
+        restated: values.restated + aggregated.restated,
+        unchanged: values.unchanged + aggregated.unchanged,
+        onlineUpdated: values.onlineUpdated + aggregated.onlineUpdated,
+        cache: worstCache(values.cache, aggregated.cache),
+      };
       return c.json(
         {
           accepted: request.rows.length - errors.length,

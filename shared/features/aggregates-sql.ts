@@ -1,0 +1,82 @@
+// The window rule of aggregated stream features in SQL (the rule itself: windows.ts). Every
+// statement that folds events (a push's tiles, the online store's fill, training sets) builds
+// its fold from these fragments, so they cannot drift apart.
+import type { Aggregation } from "#shared/registry/snapshot.ts";
+
+/**
+ * `v` is an event's current value: no later ingestion of the same event (same id, same
+ * event time: one partition) is visible (`laterVisible`, a condition on `later`, says which
+ * later rows count: asOfIngestion), and it is neither a retraction nor a JSON null.
+ */
+export function currentEventSql(v: string, laterVisible?: string): string {
+  return `${v}.value_type <> 'retracted' AND jsonb_typeof(${v}.value) <> 'null'
+    AND NOT EXISTS (
+      SELECT 1 FROM ai_feature_values later
+      WHERE later.tenant_id = ${v}.tenant_id AND later.feature_id = ${v}.feature_id
+        AND later.feature_version = ${v}.feature_version AND later.entity_type = ${v}.entity_type
+        AND later.entity_id = ${v}.entity_id AND later.event_timestamp = ${v}.event_timestamp
+        AND later.ingest_seq > ${v}.ingest_seq AND later.event_id IS NOT DISTINCT FROM ${v}.event_id
+        ${laterVisible ? `AND ${laterVisible}` : ""})`;
+}
+
+/** The tile (windows.tileOf) of an event time, for an interval of `step` seconds. */
+export const tileSql = (ts: string, step: string) => `ceil(extract(epoch FROM ${ts}) / ${step})::bigint`;
+
+/** The end of the window answered at `t` (windows.windowTiles): the last interval boundary <= t. */
+export const windowEndSql = (t: string, step: string) =>
+  `to_timestamp(floor(extract(epoch FROM ${t}) / ${step}) * ${step})`;
+
+const ms = (ts: string) => `(extract(epoch FROM ${ts}) * 1000)::float8`;
+const number = (v: string) => `CASE WHEN jsonb_typeof(${v}.value) = 'number' THEN (${v}.value #>> '{}')::float8 END`;
+
+/**
+ * A tile's partial aggregate over grouped rows of `e` (event_timestamp, ingest_seq, value):
+ * the columns windows.Tile has, numbers as text (float8's shortest exact form).
+ */
+export function tileColumnsSql(e: string): string {
+  const byTime = `${e}.event_timestamp, ${e}.ingest_seq`;
+  const byTimeDesc = `${e}.event_timestamp DESC, ${e}.ingest_seq DESC`;
+  return `count(${e}.value)::int AS n,
+    COALESCE(sum(${number(e)}), 0)::text AS sum, min(${number(e)})::text AS min, max(${number(e)})::text AS max,
+    (array_agg(${ms(`${e}.event_timestamp`)}::text ORDER BY ${byTime}))[1] AS first_ms,
+    (array_agg(${e}.ingest_seq::text ORDER BY ${byTime}))[1] AS first_seq,
+    (array_agg(${e}.value::text ORDER BY ${byTime}))[1] AS first_json,
+    (array_agg(${ms(`${e}.event_timestamp`)}::text ORDER BY ${byTimeDesc}))[1] AS last_ms,
+    (array_agg(${e}.ingest_seq::text ORDER BY ${byTimeDesc}))[1] AS last_seq,
+    (array_agg(${e}.value::text ORDER BY ${byTimeDesc}))[1] AS last_json`;
+}
+
+/**
+ * A window's answer over grouped rows of `e`: `value` (JSON text; NULL means NOT_FOUND) and
+ * `event_ms` (the newest event's time; NULL when there is none).
+ */
+export function windowAnswerSql(aggregation: Aggregation, e: string): string {
+  const x = number(e);
+  const value = {
+    count: `count(${e}.value)::text`,
+    sum: `COALESCE(sum(${x}), 0)::text`,
+    avg: `(sum(${x}) / count(${e}.value))::text`,
+    min: `min(${x})::text`,
+    max: `max(${x})::text`,
+    first: `(array_agg(${e}.value::text ORDER BY ${e}.event_timestamp, ${e}.ingest_seq))[1]`,
+    last: `(array_agg(${e}.value::text ORDER BY ${e}.event_timestamp DESC, ${e}.ingest_seq DESC))[1]`,
+  }[aggregation];
+  return `${value} AS value, ${ms(`max(${e}.event_timestamp)`)} AS event_ms`;
+}
+
+/** A tile row (tileColumnsSql's columns) as windows.Tile. */
+export function tileFromRow(row: Record<string, unknown>) {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    count: Number(row.n),
+    sum: Number(row.sum),
+    min: num(row.min),
+    max: num(row.max),
+    firstMs: Number(row.first_ms),
+    firstSeq: Number(row.first_seq),
+    firstJson: row.first_json as string,
+    lastMs: Number(row.last_ms),
+    lastSeq: Number(row.last_seq),
+    lastJson: row.last_json as string,
+  };
+}

@@ -1,0 +1,262 @@
+// Aggregated stream features (DESIGN.md, "Source types mean what they say"): random event
+// streams (late, duplicated, restated, moved, at window and interval edges) for every
+// aggregation and several windows; the online read (from Redis tiles and from Postgres), the
+// training set at many times and a plain fold of the events by the documented rule agree.
+import fc from "fast-check";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { apiClient, expectError } from "#harness/http.ts";
+import { defineFeatures, testTenantContext } from "#harness/registry.ts";
+import { isoFromMs } from "#shared/features/iso-time.ts";
+import worker from "../index.ts";
+
+const api = apiClient(worker);
+const fromPostgres = apiClient(worker, { UPSTASH_REDIS_REST_URL: inject("stalledUrl"), REDIS_TIMEOUT_MS: "50" });
+
+type Aggregation = "sum" | "avg" | "count" | "min" | "max" | "first" | "last";
+const aggregations: Aggregation[] = ["sum", "avg", "count", "min", "max", "first", "last"];
+/** Window sizes and intervals (seconds): a short one, none, a fine-grained one. */
+const windows = [
+  { suffix: "2m", sizeSeconds: 120, intervalSeconds: 60 },
+  { suffix: "all", sizeSeconds: null, intervalSeconds: 60 },
+  { suffix: "30s", sizeSeconds: 30, intervalSeconds: 10 },
+];
+const features = aggregations.flatMap((aggregation) =>
+  windows.map((w) => ({ name: `${aggregation}_${w.suffix}`, aggregation, ...w })),
+);
+const names = features.map((f) => `agg.${f.name}`);
+
+interface SentEvent {
+  eventId: string | null;
+  ms: number;
+  value: number;
+}
+
+/** The plain fold: each event's current value (its last change), then the window at t. */
+function expectedAt(events: SentEvent[], feature: (typeof features)[number], tMs: number) {
+  const current = new Map<string, { ms: number; value: number; order: number }>();
+  events.forEach((e, order) => {
+    const key = e.eventId === null ? `t${e.ms}` : `i${e.eventId}`;
+    const previous = current.get(key);
+    if (previous && previous.ms === e.ms && previous.value === e.value) return; // a duplicate changes nothing
+    current.set(key, { ms: e.ms, value: e.value, order });
+  });
+  const step = feature.intervalSeconds * 1000;
+  const end = Math.floor(tMs / step) * step;
+  const inWindow = [...current.values()]
+    .filter((e) => e.ms <= end && (feature.sizeSeconds === null || e.ms > end - feature.sizeSeconds * 1000))
+    .sort((a, b) => a.ms - b.ms || a.order - b.order);
+  const values = inWindow.map((e) => e.value);
+  const sum = values.reduce((a, b) => a + b, 0);
+  if (values.length === 0) return feature.aggregation === "count" || feature.aggregation === "sum" ? 0 : null;
+  return {
+    count: values.length,
+    sum,
+    avg: sum / values.length,
+    min: Math.min(...values),
+    max: Math.max(...values),
+    first: values[0],
+    last: values.at(-1),
+  }[feature.aggregation];
+}
+
+let tenantId: string;
+let serial = 0;
+/** How the online reads through Redis were served: most must be folds of Redis tiles. */
+const servedFrom: string[] = [];
+
+beforeAll(async () => {
+  const ctx = testTenantContext();
+  tenantId = ctx.tenantId;
+  await defineFeatures(ctx, [
+    {
+      name: "agg",
+      entityType: "user",
+      features: features.map((f) => ({
+        name: f.name,
+        dataType: "float64" as const,
+        sourceType: "stream" as const,
+        aggregationType: f.aggregation,
+        windowSizeSeconds: f.sizeSeconds,
+        aggregationIntervalSeconds: f.intervalSeconds,
+      })),
+    },
+  ]);
+});
+
+describe("stream window aggregations", () => {
+  it("online (Redis and Postgres) = historical = a plain fold, for random event streams", async () => {
+    const base = Math.floor(Date.now() / 60_000) * 60_000;
+    // Times around the last boundaries: on them, a microsecond either side, or anywhere in
+    // the last 6 minutes (some outside every online window: late events).
+    const time = fc.oneof(
+      fc
+        .tuple(fc.integer({ min: -36, max: 0 }), fc.constantFrom(-0.001, 0, 0.001))
+        .map(([k, d]) => base + k * 10_000 + d),
+      fc.integer({ min: -360_000, max: 0 }).map((d) => base + d),
+    );
+    const event = fc.record({
+      eventId: fc.option(fc.constantFrom("a", "b", "c", "d"), { nil: null, freq: 2 }),
+      ms: time,
+      value: fc.integer({ min: -400, max: 400 }).map((n) => n / 4),
+    });
+    const stream = fc
+      .array(fc.oneof({ weight: 5, arbitrary: event }, { weight: 1, arbitrary: fc.constant("repeat" as const) }), {
+        minLength: 1,
+        maxLength: 14,
+      })
+      .chain((items) => fc.tuple(fc.constant(items), fc.array(fc.integer({ min: 0, max: 13 }), { maxLength: 3 })));
+
+    await fc.assert(
+      fc.asyncProperty(stream, async ([items, cuts]) => {
+        const entityId = `u${serial++}`;
+        // "repeat": the previous event sent again (a duplicate delivery).
+        const events: SentEvent[] = [];
+        for (const item of items) {
+          if (item === "repeat") {
+            if (events.length) events.push({ ...events.at(-1)! });
+          } else events.push(item);
+        }
+        const boundaries = [...new Set([0, ...cuts.filter((c) => c < events.length), events.length])].sort(
+          (a, b) => a - b,
+        );
+        // Read first, so the tiles are complete in Redis before the pushes: pushes then update them.
+        await api.as(tenantId).post("/v1/features/online", { entityType: "user", entityId, features: names });
+        for (let i = 1; i < boundaries.length; i++) {
+          const rows = events.slice(boundaries[i - 1], boundaries[i]).map((e) => ({
+            entityId,
+            eventTimestamp: isoFromMs(e.ms),
+            ...(e.eventId === null ? {} : { eventId: e.eventId }),
+            features: Object.fromEntries(features.map((f) => [`agg.${f.name}`, e.value])),
+          }));
+          if (rows.length === 0) continue;
+          const push = await api.as(tenantId).post("/v1/features/push", { entityType: "user", rows });
+          expect(push.status, push.text).toBe(200);
+          expect(push.body.rejected).toBe(0);
+        }
+
+        for (const client of [api, fromPostgres]) {
+          const before = Date.now();
+          const read = await client
+            .as(tenantId)
+            .post("/v1/features/online", { entityType: "user", entityId, features: names });
+          const after = Date.now();
+          expect(read.status, read.text).toBe(200);
+          if (client === api) servedFrom.push(read.body.metadata.servedFrom);
+          for (const f of features) {
+            const got = read.body.features[`agg.${f.name}`];
+            const candidates = [expectedAt(events, f, before), expectedAt(events, f, after)];
+            const label = `${f.name} via ${read.body.metadata.servedFrom}: ${JSON.stringify(events)}`;
+            expect(candidates, label).toContainEqual(got);
+            expect(read.body.statuses[`agg.${f.name}`], label).toBe(got === null ? "NOT_FOUND" : "PRESENT");
+          }
+        }
+
+        const times = [base, base - 1, base + 1, base - 10_000, base - 60_000.001, base - 95_000, base - 400_000];
+        const historical = await api.as(tenantId).post("/v1/features/historical", {
+          entityType: "user",
+          entityTimestampPairs: times.map((t) => ({ entityId, timestamp: isoFromMs(t) })),
+          features: names,
+        });
+        expect(historical.status, historical.text).toBe(200);
+        historical.body.rows.forEach((row: any, i: number) => {
+          for (const f of features) {
+            expect(
+              row.features[`agg.${f.name}`],
+              `${f.name} at ${isoFromMs(times[i]!)}: ${JSON.stringify(events)}`,
+            ).toEqual(expectedAt(events, f, times[i]!));
+          }
+        });
+      }),
+      { numRuns: 25, seed: 4242 },
+    );
+    expect(servedFrom.filter((s) => s === "redis").length).toBeGreaterThan(servedFrom.length / 2);
+  });
+
+  it("counts an event once per id, and answers 0 for count and sum over nothing, NOT_FOUND for the others", async () => {
+    const entityId = `u${serial++}`;
+    const t = isoFromMs(Date.now() - 120_000);
+    const row = { entityId, eventTimestamp: t, eventId: "m1", features: { "agg.count_all": 1, "agg.sum_all": 2 } };
+    const first = await api.as(tenantId).post("/v1/features/push", { entityType: "user", rows: [row, row] });
+    expect(first.body).toMatchObject({ accepted: 2, offlineInserted: 2, unchanged: 2 });
+    const again = await api.as(tenantId).post("/v1/features/push", { entityType: "user", rows: [row] });
+    expect(again.body).toMatchObject({ offlineInserted: 0, unchanged: 2 });
+    const read = await api.as(tenantId).post("/v1/features/online", {
+      entityType: "user",
+      entityIds: [entityId, `${entityId}-none`],
+      features: ["agg.count_all", "agg.sum_all", "agg.avg_all", "agg.last_2m"],
+    });
+    expect(read.body.results[0].features).toEqual({
+      "agg.count_all": 1,
+      "agg.sum_all": 2,
+      "agg.avg_all": null,
+      "agg.last_2m": null,
+    });
+    expect(read.body.results[0].timestamps["agg.count_all"]).toBe(t);
+    expect(read.body.results[1].features).toEqual({
+      "agg.count_all": 0,
+      "agg.sum_all": 0,
+      "agg.avg_all": null,
+      "agg.last_2m": null,
+    });
+    expect(read.body.results[1].statuses).toMatchObject({ "agg.count_all": "PRESENT", "agg.avg_all": "NOT_FOUND" });
+    expect(read.body.results[1].timestamps["agg.count_all"]).toBeNull();
+  });
+
+  it("refuses a null event, and a window that is not whole intervals", async () => {
+    const push = await api.as(tenantId).post("/v1/features/push", {
+      entityType: "user",
+      rows: [{ entityId: "n", eventTimestamp: new Date().toISOString(), features: { "agg.sum_all": null } }],
+    });
+    expect(push.body.errors[0].reasons[0].reason).toMatch(/needs a value/);
+    const ctx = testTenantContext();
+    await expect(
+      defineFeatures(ctx, [
+        {
+          name: "bad",
+          entityType: "user",
+          features: [
+            {
+              name: "w",
+              dataType: "int64",
+              aggregationType: "count",
+              windowSizeSeconds: 90,
+              aggregationIntervalSeconds: 60,
+            },
+          ],
+        },
+      ]),
+    ).rejects.toThrow(/not consistent/);
+  });
+
+  it("keeps another tenant's events out of the aggregate", async () => {
+    const entityId = `shared-${serial++}`;
+    const other = testTenantContext();
+    await defineFeatures(other, [
+      {
+        name: "agg",
+        entityType: "user",
+        features: [{ name: "count_all", dataType: "int64", aggregationType: "count" }],
+      },
+    ]);
+    await api.as(other.tenantId).post("/v1/features/push", {
+      entityType: "user",
+      rows: [{ entityId, eventTimestamp: isoFromMs(Date.now() - 70_000), features: { "agg.count_all": 1 } }],
+    });
+    const mine = await api
+      .as(tenantId)
+      .post("/v1/features/online", { entityType: "user", entityId, features: ["agg.count_all"] });
+    expect(mine.body.features["agg.count_all"]).toBe(0);
+    const theirs = await api
+      .as(other.tenantId)
+      .post("/v1/features/online", { entityType: "user", entityId, features: ["agg.count_all"] });
+    expect(theirs.body.features["agg.count_all"]).toBe(1);
+    expectError(
+      await api.as(tenantId).post("/v1/features/push", {
+        entityType: "user",
+        rows: [{ entityId, eventTimestamp: isoFromMs(Date.now()), eventId: "", features: { "agg.count_all": 1 } }],
+      }),
+      400,
+      "VALIDATION_FAILED",
+    );
+  });
+});
