@@ -222,6 +222,7 @@ async function main() {
     if (done.length === jobs.length) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
+  await showWindowedCount(token);
   // Local cron triggers: materialization every minute, TTL expiry every 5 minutes, upkeep daily.
   const timers = [
     setInterval(() => void fire("* * * * *"), 60_000),
@@ -257,6 +258,10 @@ async function main() {
       name: "search",
       curl: `curl -s ${h} localhost:${ports.serving}/v1/embeddings/search -d '{"feature":"message.embedding","entityId":"${messageId}","k":5}'`,
     },
+    {
+      name: "windowed count (stream aggregation) and duration (computed when read)",
+      curl: `curl -s ${h} localhost:${ports.serving}/v1/features/online -d '{"entityType":"conversation","entityId":"${conversationId}","features":["messages_last_hour","message_count","duration_seconds"]}'`,
+    },
     { name: "registry", curl: `curl -s ${h} localhost:${ports.admin}/v1/admin/features/user.conversation_count` },
   ];
   mkdirSync(path.join(root, ".stack"), { recursive: true });
@@ -277,3 +282,36 @@ main().catch((error) => {
   console.error(`start failed: ${(error as Error).message}`);
   void stop(1);
 });
+
+/**
+ * The demo of a windowed count: message events pushed to one conversation move
+ * conversation.messages_last_hour (a stream count over the last hour, 10-second steps) and
+ * message_count (every event so far), read back after each push.
+ */
+async function showWindowedCount(token: string): Promise<void> {
+  const conversationId = `demo-conversation-${Date.now()}`;
+  const features = ["conversation.messages_last_hour", "conversation.message_count"];
+  for (let round = 1; round <= 3; round++) {
+    // 11 s old: inside the window that ends at the last 10-second boundary.
+    const eventTimestamp = new Date(Date.now() - 11_000).toISOString();
+    const rows = [1, 2].map((i) => ({
+      entityId: conversationId,
+      eventTimestamp,
+      eventId: `m${round}-${i}`,
+      features: { "conversation.messages_last_hour": 1, "conversation.message_count": 1 },
+    }));
+    // Sent twice: an event id counts once.
+    await api(ports.serving, "POST", "/v1/features/push", token, {
+      entityType: "conversation",
+      rows: [...rows, ...rows],
+    });
+    const read = await api(ports.serving, "POST", "/v1/features/online", token, {
+      entityType: "conversation",
+      entityId: conversationId,
+      features,
+    });
+    say(
+      `windowed count of ${conversationId}: messages_last_hour = ${read.features[features[0]!]}, message_count = ${read.features[features[1]!]} (from ${read.metadata.servedFrom})`,
+    );
+  }
+}

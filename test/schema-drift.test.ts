@@ -23,7 +23,9 @@ function describeDrizzle(table: PgTable) {
 async function describeDatabase(tableName: string) {
   const rows = await ownerSql()`
     SELECT column_name AS column,
-           CASE WHEN data_type = 'USER-DEFINED' THEN udt_name ELSE data_type END AS type,
+           CASE WHEN data_type = 'USER-DEFINED' THEN udt_name
+                WHEN data_type = 'ARRAY' THEN format_type(('_' || ltrim(udt_name, '_'))::regtype, NULL)
+                ELSE data_type END AS type,
            is_nullable = 'YES' AS nullable,
            is_generated = 'ALWAYS' AS generated
     FROM information_schema.columns
