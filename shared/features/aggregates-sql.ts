@@ -4,19 +4,20 @@
 import type { Aggregation } from "#shared/registry/snapshot.ts";
 
 /**
- * `v` is an event's current value: no later ingestion of the same event (same id, same
- * event time: one partition) is visible (`laterVisible`, a condition on `later`, says which
- * later rows count: asOfIngestion), and it is neither a retraction nor a JSON null.
+ * The events current among the rows of ai_feature_values `v` that `where` selects (one
+ * feature version and entity, a range of event times), as a subquery of (event_timestamp,
+ * ingest_seq, value, event_id). An event is (event_id, event_timestamp), so all the rows of
+ * an event lie in any range holding one of them: its current row is its latest ingestion in
+ * the range (among the rows ingested by then, with `visible`, for asOfIngestion), found by one
+ * sort of the range rather than a probe per row. A retraction or a JSON null is no event.
  */
-export function currentEventSql(v: string, laterVisible?: string): string {
-  return `${v}.value_type <> 'retracted' AND jsonb_typeof(${v}.value) <> 'null'
-    AND NOT EXISTS (
-      SELECT 1 FROM ai_feature_values later
-      WHERE later.tenant_id = ${v}.tenant_id AND later.feature_id = ${v}.feature_id
-        AND later.feature_version = ${v}.feature_version AND later.entity_type = ${v}.entity_type
-        AND later.entity_id = ${v}.entity_id AND later.event_timestamp = ${v}.event_timestamp
-        AND later.ingest_seq > ${v}.ingest_seq AND later.event_id IS NOT DISTINCT FROM ${v}.event_id
-        ${laterVisible ? `AND ${laterVisible}` : ""})`;
+export function currentEventsSql(where: string, visible?: string): string {
+  return `(SELECT c.event_timestamp, c.ingest_seq, c.value, c.event_id FROM (
+      SELECT DISTINCT ON (v.event_id, v.event_timestamp) v.event_timestamp, v.ingest_seq, v.value, v.value_type, v.event_id
+      FROM ai_feature_values v
+      WHERE ${where}${visible ? ` AND ${visible}` : ""}
+      ORDER BY v.event_id, v.event_timestamp, v.ingest_seq DESC) c
+    WHERE c.value_type <> 'retracted' AND jsonb_typeof(c.value) <> 'null')`;
 }
 
 /** The tile (windows.tileOf) of an event time, for an interval of `step` seconds. */
@@ -35,7 +36,8 @@ const number = (v: string) => `CASE WHEN jsonb_typeof(${v}.value) = 'number' THE
  */
 export function tileColumnsSql(e: string): string {
   const byTime = `${e}.event_timestamp, ${e}.ingest_seq`;
-  const byTimeDesc = `${e}.event_timestamp DESC, ${e}.ingest_seq DESC`;
+  // Nulls (a tile's placeholder row) last both ways: they are never an event.
+  const byTimeDesc = `${e}.event_timestamp DESC NULLS LAST, ${e}.ingest_seq DESC NULLS LAST`;
   return `count(${e}.value)::int AS n,
     COALESCE(sum(${number(e)}), 0)::text AS sum, min(${number(e)})::text AS min, max(${number(e)})::text AS max,
     (array_agg(${ms(`${e}.event_timestamp`)}::text ORDER BY ${byTime}))[1] AS first_ms,

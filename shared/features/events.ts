@@ -15,7 +15,7 @@ import { type CacheRepair, recordCacheRepairs } from "#shared/online-store/cache
 import { connectOnlineStore } from "#shared/online-store/connect.ts";
 import { type TileWrite, tileInvalidations } from "#shared/online-store/store.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
-import { currentEventSql, tileColumnsSql, tileFromRow, tileSql } from "./aggregates-sql.ts";
+import { currentEventsSql, tileColumnsSql, tileFromRow, tileSql } from "./aggregates-sql.ts";
 import { isoFromMs } from "./iso-time.ts";
 import { encodeTile, onlineHorizon } from "./windows.ts";
 
@@ -46,7 +46,7 @@ const identity = (w: EventWrite) =>
 // `affected` are the tiles those rows touch; each is folded from the committed current
 // events (less those this statement replaces) and this statement's rows: the snapshot does
 // not see the statement's own inserts.
-const writeEventsSql = `
+export const writeEventsSql = `
 WITH input AS MATERIALIZED (
   SELECT x.*, nextval('ai_feature_ingest_seq') AS seq
   FROM (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
@@ -89,30 +89,33 @@ WITH input AS MATERIALIZED (
   SELECT DISTINCT n.feature_id, n.feature_version, n.entity_type, n.entity_id, s.step,
          ${tileSql("n.event_timestamp", "s.step")} AS tile
   FROM ins n JOIN steps s USING (feature_id, feature_version)
+), committed AS (
+  SELECT a.feature_id, a.feature_version, a.entity_id, a.tile, c.event_timestamp, c.ingest_seq, c.value, c.event_id
+  FROM affected a CROSS JOIN LATERAL ${currentEventsSql(`v.tenant_id = $2 AND v.feature_id = a.feature_id
+    AND v.feature_version = a.feature_version AND v.entity_type = a.entity_type AND v.entity_id = a.entity_id
+    AND v.event_timestamp > to_timestamp((a.tile - 1) * a.step) AND v.event_timestamp <= to_timestamp(a.tile * a.step)`)} c
 ), tile_events AS (
-  SELECT a.feature_id, a.feature_version, a.entity_id, a.tile, v.event_timestamp, v.ingest_seq, v.value
-  FROM affected a JOIN ai_feature_values v
-    ON v.tenant_id = $2 AND v.feature_id = a.feature_id AND v.feature_version = a.feature_version
-   AND v.entity_type = a.entity_type AND v.entity_id = a.entity_id
-   AND v.event_timestamp > to_timestamp((a.tile - 1) * a.step) AND v.event_timestamp <= to_timestamp(a.tile * a.step)
-  WHERE ${currentEventSql("v")}
-    AND NOT EXISTS (SELECT 1 FROM ins n
-                    WHERE n.feature_id = v.feature_id AND n.feature_version = v.feature_version
-                      AND n.entity_type = v.entity_type AND n.entity_id = v.entity_id
-                      AND n.event_timestamp = v.event_timestamp AND n.event_id IS NOT DISTINCT FROM v.event_id)
+  -- Committed events this statement does not replace (a hashed anti-join: ids are never ''),
+  -- and the statement's own events.
+  SELECT c.feature_id, c.feature_version, c.entity_id, c.tile, c.event_timestamp, c.ingest_seq, c.value
+  FROM committed c
+  WHERE NOT EXISTS (SELECT 1 FROM ins n
+                    WHERE n.feature_id = c.feature_id AND n.feature_version = c.feature_version
+                      AND n.entity_id = c.entity_id AND n.event_timestamp = c.event_timestamp
+                      AND COALESCE(n.event_id, '') = COALESCE(c.event_id, ''))
   UNION ALL
-  SELECT a.feature_id, a.feature_version, a.entity_id, a.tile, n.event_timestamp, n.ingest_seq, n.value
-  FROM affected a JOIN ins n
-    ON n.feature_id = a.feature_id AND n.feature_version = a.feature_version AND n.entity_type = a.entity_type
-   AND n.entity_id = a.entity_id AND ${tileSql("n.event_timestamp", "a.step")} = a.tile
+  SELECT n.feature_id, n.feature_version, n.entity_id, ${tileSql("n.event_timestamp", "s.step")}, n.event_timestamp,
+         n.ingest_seq, n.value
+  FROM ins n JOIN steps s USING (feature_id, feature_version)
   WHERE n.value_type <> 'retracted'
-), tiles AS (
-  SELECT a.feature_id, a.feature_version, a.entity_id, a.tile, t.*
-  FROM affected a LEFT JOIN LATERAL (
-    SELECT ${tileColumnsSql("e")} FROM tile_events e
-    WHERE e.feature_id = a.feature_id AND e.feature_version = a.feature_version AND e.entity_id = a.entity_id
-      AND e.tile = a.tile
-  ) t ON true
+), folded AS (
+  -- Each affected tile once more without an event, so a tile left empty (its event moved
+  -- or was retracted) folds to n = 0 instead of vanishing.
+  SELECT e.feature_id, e.feature_version, e.entity_id, e.tile, ${tileColumnsSql("e")}
+  FROM (SELECT * FROM tile_events
+        UNION ALL
+        SELECT feature_id, feature_version, entity_id, tile, NULL, NULL, NULL FROM affected) e
+  GROUP BY 1, 2, 3, 4
 ), revisions AS (
   SELECT feature_id, feature_version, entity_id, max(ingest_seq) AS revision FROM ins GROUP BY 1, 2, 3
 )
@@ -124,7 +127,7 @@ SELECT (SELECT count(*) FILTER (WHERE NOT same) FROM judged)::int AS offline_ins
           'revision', r.revision::text, 'n', t.n, 'sum', t.sum, 'min', t.min, 'max', t.max,
           'first_ms', t.first_ms, 'first_seq', t.first_seq, 'first_json', t.first_json,
           'last_ms', t.last_ms, 'last_seq', t.last_seq, 'last_json', t.last_json)), '[]')
-        FROM tiles t JOIN revisions r USING (feature_id, feature_version, entity_id)) AS tiles`;
+        FROM folded t JOIN revisions r USING (feature_id, feature_version, entity_id)) AS tiles`;
 
 /** The lock of each (feature version, entity) pushed, taken in one order so two pushes cannot deadlock. */
 const lockSql = `

@@ -4,7 +4,7 @@
 // ingestion of that feature version and entity: what the fill's snapshot includes).
 import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
-import { currentEventSql, tileColumnsSql, tileFromRow, tileSql } from "./aggregates-sql.ts";
+import { currentEventsSql, tileColumnsSql, tileFromRow, tileSql } from "./aggregates-sql.ts";
 import { isoFromMs } from "./iso-time.ts";
 import { type Tile, windowTiles } from "./windows.ts";
 
@@ -27,12 +27,10 @@ SELECT r.i,
        t.*
 FROM req r LEFT JOIN LATERAL (
   SELECT e.tile::text AS tile, ${tileColumnsSql("e")}
-  FROM (SELECT v.event_timestamp, v.ingest_seq, v.value, ${tileSql("v.event_timestamp", "r.step")} AS tile
-        FROM ai_feature_values v
-        WHERE v.feature_id = r.feature_id AND v.feature_version = r.feature_version
+  FROM (SELECT c.event_timestamp, c.ingest_seq, c.value, ${tileSql("c.event_timestamp", "r.step")} AS tile
+        FROM ${currentEventsSql(`v.feature_id = r.feature_id AND v.feature_version = r.feature_version
           AND v.entity_type = $2 AND v.entity_id = r.entity_id
-          AND (r.after IS NULL OR v.event_timestamp > r.after)
-          AND ${currentEventSql("v")}) e
+          AND (r.after IS NULL OR v.event_timestamp > r.after)`)} c) e
   GROUP BY e.tile
 ) t ON true`;
 

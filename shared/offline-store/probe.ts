@@ -5,7 +5,7 @@
 // the latest ingestion. With asOfIngestion the probe also requires created_at <= t, so rows
 // backfilled or restated later cannot leak into the past.
 
-import { currentEventSql, windowAnswerSql, windowEndSql } from "#shared/features/aggregates-sql.ts";
+import { currentEventsSql, windowAnswerSql, windowEndSql } from "#shared/features/aggregates-sql.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./types.ts";
 
@@ -83,14 +83,14 @@ function windowStatement(pairsSql: string, features: { feature: ServedFeature; i
     return `SELECT r.ord, r.entity_id, (extract(epoch FROM r.ts) * 1000)::float8 AS ts_ms,
              ($3::int[])[${k + 1}] AS fi, agg.value, agg.event_ms
       FROM req r CROSS JOIN LATERAL (
-        SELECT ${windowAnswerSql(window.aggregation, "v")}
-        FROM ai_feature_values v
-        WHERE v.feature_id = ($2::uuid[])[${k + 1}] AND v.feature_version = ($4::int[])[${k + 1}]
+        SELECT ${windowAnswerSql(window.aggregation, "e")}
+        FROM ${currentEventsSql(
+          `v.feature_id = ($2::uuid[])[${k + 1}] AND v.feature_version = ($4::int[])[${k + 1}]
           AND v.entity_type = $1 AND v.entity_id = r.entity_id
           AND v.event_timestamp <= ${end}
-          ${window.sizeSeconds === null ? "" : `AND v.event_timestamp > ${end} - make_interval(secs => ${window.sizeSeconds})`}
-          AND ($5 OR v.created_at <= r.ts)
-          AND ${currentEventSql("v", "($5 OR later.created_at <= r.ts)")}
+          ${window.sizeSeconds === null ? "" : `AND v.event_timestamp > ${end} - make_interval(secs => ${window.sizeSeconds})`}`,
+          "($5 OR v.created_at <= r.ts)",
+        )} e
       ) agg`;
   });
   return `WITH req AS (${pairsSql})\n${parts.join("\nUNION ALL\n")}`;
