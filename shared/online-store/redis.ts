@@ -33,7 +33,8 @@ export function decodeCell(cell: string | null | undefined): Cell | null {
 // (entity 1 group 1, entity 1 group 2, ..., entity 2 group 1, ...), then w tile hashes.
 // ARGV = group count g, then for each group: field count n and its n fields (the field
 // lists travel once, not once per entity, which keeps a 1,000-entity request small), then
-// w, then each tile hash's first and last tile of its window.
+// w, then each tile hash's first and last tile of its window, then "cache" when the script
+// runs as EVAL (windowed reads) and may keep folds.
 // Returns { revision or false, { cells of hash 1 }, ..., fold of tile hash 1 or false, ... }.
 // A tile hash folds only when complete (field c, set by a fill): otherwise false, and the
 // reader goes to Postgres. The fold is windows.ts's foldTiles: count and sum add, min and
@@ -50,6 +51,8 @@ for g = 1, groups do
   a = a + n + 1
 end
 local w = tonumber(ARGV[a] or '0')
+-- Set by the caller when the script may write (EVAL, not EVAL_RO): folds are then kept.
+local cacheFolds = ARGV[a + 2 * w + 1] == 'cache'
 for i = 2, #KEYS - w do
   local g = (i - 2) % groups + 1
   out[i] = redis.call('HMGET', KEYS[i], unpack(ARGV, first[g], last[g]))
@@ -58,43 +61,55 @@ local function num(s) return tonumber(s) end
 local fmt = '%.17g'
 for j = 1, w do
   local key = KEYS[#KEYS - w + j]
-  local lo, hi = tonumber(ARGV[a + 2 * j - 1]), tonumber(ARGV[a + 2 * j])
-  local all = redis.call('HGETALL', key)
-  local complete = false
-  local count, sum, mn, mx = 0, 0, nil, nil
-  local fMs, fSeq, fJson, lMs, lSeq, lJson
-  for i = 1, #all, 2 do
-    local f = all[i]
-    if f == 'c' then complete = true else
-      local id = tonumber(f)
-      if id and id >= lo and id <= hi then
-        local c, s, x, y, fm, fs, lm, ls, js = string.match(all[i + 1],
-          '^%d+|(%d+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
-        if c then
-          count = count + tonumber(c)
-          sum = sum + tonumber(s)
-          x, y = num(x), num(y)
-          if x and (not mn or x < mn) then mn = x end
-          if y and (not mx or y > mx) then mx = y end
-          fm, fs, lm, ls = tonumber(fm), tonumber(fs), tonumber(lm), tonumber(ls)
-          local tab = string.find(js, '\t', 1, true)
-          if not fMs or fm < fMs or (fm == fMs and fs < fSeq) then
-            fMs, fSeq, fJson = fm, fs, string.sub(js, 1, tab - 1)
-          end
-          if not lMs or lm > lMs or (lm == lMs and ls > lSeq) then
-            lMs, lSeq, lJson = lm, ls, string.sub(js, tab + 1)
+  local loText, hiText = ARGV[a + 2 * j - 1], ARGV[a + 2 * j]
+  local r = #out + 1
+  -- The fold of this window, kept by the last read of it (field w = "<last tile>|<fold>"):
+  -- a window moves once per interval, so most reads fold nothing.
+  local cached = redis.call('HGET', key, 'w')
+  local prefix = hiText .. '|'
+  if cached and string.sub(cached, 1, #prefix) == prefix then
+    out[r] = string.sub(cached, #prefix + 1)
+  else
+    local lo, hi = tonumber(loText), tonumber(hiText)
+    local all = redis.call('HGETALL', key)
+    local complete = false
+    local count, sum, mn, mx = 0, 0, nil, nil
+    local fMs, fSeq, fJson, lMs, lSeq, lJson
+    for i = 1, #all, 2 do
+      local f = all[i]
+      if f == 'c' then complete = true else
+        local id = tonumber(f)
+        if id and id >= lo and id <= hi then
+          local c, s, x, y, fm, fs, lm, ls, js = string.match(all[i + 1],
+            '^%d+|(%d+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+          if c then
+            count = count + tonumber(c)
+            sum = sum + tonumber(s)
+            x, y = num(x), num(y)
+            if x and (not mn or x < mn) then mn = x end
+            if y and (not mx or y > mx) then mx = y end
+            fm, fs, lm, ls = tonumber(fm), tonumber(fs), tonumber(lm), tonumber(ls)
+            local tab = string.find(js, '\t', 1, true)
+            if not fMs or fm < fMs or (fm == fMs and fs < fSeq) then
+              fMs, fSeq, fJson = fm, fs, string.sub(js, 1, tab - 1)
+            end
+            if not lMs or lm > lMs or (lm == lMs and ls > lSeq) then
+              lMs, lSeq, lJson = lm, ls, string.sub(js, tab + 1)
+            end
           end
         end
       end
     end
-  end
-  local r = #out + 1
-  if not complete then out[r] = false
-  elseif count == 0 then out[r] = '0'
-  else
-    out[r] = table.concat({ string.format('%d', count), string.format(fmt, sum),
-      mn and string.format(fmt, mn) or '', mx and string.format(fmt, mx) or '',
-      string.format(fmt, fMs), string.format(fmt, lMs), fJson .. '\t' .. lJson }, '|')
+    if not complete then out[r] = false
+    else
+      if count == 0 then out[r] = '0'
+      else
+        out[r] = table.concat({ string.format('%d', count), string.format(fmt, sum),
+          mn and string.format(fmt, mn) or '', mx and string.format(fmt, mx) or '',
+          string.format(fmt, fMs), string.format(fmt, lMs), fJson .. '\t' .. lJson }, '|')
+      end
+      if cacheFolds then redis.call('HSET', key, 'w', prefix .. out[r]) end
+    end
   end
 end
 return out`;
@@ -103,7 +118,7 @@ return out`;
 // mode (p push, f fill, x invalidate), revision, horizon, maxTiles (0: never prune),
 // expireAtMs, n, then n x (tile, text).
 // Fields: c = the revision of the fill that made the set complete, r = the latest revision
-// seen, each tile = "<revision>|...". A push applies a tile only onto a complete set and only
+// seen, w = the last read's fold (dropped by any tile written), each tile = "<revision>|...". A push applies a tile only onto a complete set and only
 // if newer than the tile there (or than c); an incomplete set just remembers r. A fill
 // replaces the set, unless a newer revision was seen (it would lose that write). An
 // invalidation drops the set and keeps r at "infinity" for 30 s: fills computed before the
@@ -137,7 +152,10 @@ for i = 1, #KEYS do
           local tile, text = ARGV[t + 2 * j], ARGV[t + 2 * j + 1]
           local current = redis.call('HGET', key, tile)
           local currentRev = current and tonumber(string.match(current, '^(%d+)|')) or complete
-          if rev > currentRev then redis.call('HSET', key, tile, text) end
+          if rev > currentRev then
+            redis.call('HSET', key, tile, text)
+            redis.call('HDEL', key, 'w')
+          end
         end
         -- Pruned only when the set outgrew its window: a push does not scan it otherwise.
         if maxTiles > 0 and redis.call('HLEN', key) > maxTiles + 8 then
@@ -202,6 +220,7 @@ export class RedisOnlineStore implements OnlineStore {
   private readonly bulkReads;
   private readonly writes;
   private readonly tileWrites;
+  private readonly windowReads;
 
   /**
    * @param reader every command aborted after the read deadline (the read path)
@@ -216,6 +235,11 @@ export class RedisOnlineStore implements OnlineStore {
     this.bulkReads = writer.createScript<[string | null, ...(string | null)[][]], true>(readScript, { readonly: true });
     this.writes = writer.createScript<number>(writeScript);
     this.tileWrites = writer.createScript<number>(tileWriteScript);
+    // Windowed reads keep each window's fold in its tile set (one HSET per window and
+    // interval): EVAL rather than EVAL_RO.
+    this.windowReads = reader.createScript<[string | null, ...(string | null)[][]], false>(readScript, {
+      readonly: false,
+    });
   }
 
   async read(request: CellsRequest): Promise<CellsRead> {
@@ -234,6 +258,8 @@ export class RedisOnlineStore implements OnlineStore {
         );
         argv.push(String(w.from === Number.NEGATIVE_INFINITY ? -1e18 : w.from), String(w.to));
       }
+      // A bulk read runs as EVAL_RO (it goes through the bulk client): it folds without keeping.
+      if ((request.expectedBytes ?? 0) <= bulkReadBytes) argv.push("cache");
     }
     const expected = request.expectedBytes ?? 0;
     // A big answer (1,000 embeddings: ~15 MB) gets a deadline that grows with its size
@@ -241,7 +267,7 @@ export class RedisOnlineStore implements OnlineStore {
     const [revision, ...rest] =
       expected > bulkReadBytes
         ? await withDeadline(this.bulkReads.exec(scriptKeys, argv), this.readTimeoutMs + expected / 10_000)
-        : await this.reads.exec(scriptKeys, argv);
+        : await (windows.length ? this.windowReads : this.reads).exec(scriptKeys, argv);
     const hashes = windows.length ? rest.slice(0, rest.length - windows.length) : rest;
     const folds = windows.length ? (rest.slice(rest.length - windows.length) as unknown as (string | null)[]) : [];
     return {

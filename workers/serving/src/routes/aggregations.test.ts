@@ -121,8 +121,24 @@ describe("stream window aggregations", () => {
         );
         // Read first, so the tiles are complete in Redis before the pushes: pushes then update them.
         await api.as(tenantId).post("/v1/features/online", { entityType: "user", entityId, features: names });
+        const sent: SentEvent[] = [];
+        const checkOnline = async (client: typeof api) => {
+          const before = Date.now();
+          const read = await client.as(tenantId).post("/v1/features/online", { entityType: "user", entityId, features: names });
+          const after = Date.now();
+          expect(read.status, read.text).toBe(200);
+          if (client === api) servedFrom.push(read.body.metadata.servedFrom);
+          for (const f of features) {
+            const got = read.body.features[`agg.${f.name}`];
+            const candidates = [expectedAt(sent, f, before), expectedAt(sent, f, after)];
+            const label = `${f.name} via ${read.body.metadata.servedFrom}: ${JSON.stringify(sent)}`;
+            expect(candidates, label).toContainEqual(got);
+            expect(read.body.statuses[`agg.${f.name}`], label).toBe(got === null ? "NOT_FOUND" : "PRESENT");
+          }
+        };
         for (let i = 1; i < boundaries.length; i++) {
-          const rows = events.slice(boundaries[i - 1], boundaries[i]).map((e) => ({
+          const batch = events.slice(boundaries[i - 1], boundaries[i]);
+          const rows = batch.map((e) => ({
             entityId,
             eventTimestamp: isoFromMs(e.ms),
             ...(e.eventId === null ? {} : { eventId: e.eventId }),
@@ -132,24 +148,13 @@ describe("stream window aggregations", () => {
           const push = await api.as(tenantId).post("/v1/features/push", { entityType: "user", rows });
           expect(push.status, push.text).toBe(200);
           expect(push.body.rejected).toBe(0);
+          sent.push(...batch);
+          // Read after every push (twice: the second answers from the kept fold), so a fold
+          // kept by one read must be dropped by the next push.
+          await checkOnline(api);
+          await checkOnline(api);
         }
-
-        for (const client of [api, fromPostgres]) {
-          const before = Date.now();
-          const read = await client
-            .as(tenantId)
-            .post("/v1/features/online", { entityType: "user", entityId, features: names });
-          const after = Date.now();
-          expect(read.status, read.text).toBe(200);
-          if (client === api) servedFrom.push(read.body.metadata.servedFrom);
-          for (const f of features) {
-            const got = read.body.features[`agg.${f.name}`];
-            const candidates = [expectedAt(events, f, before), expectedAt(events, f, after)];
-            const label = `${f.name} via ${read.body.metadata.servedFrom}: ${JSON.stringify(events)}`;
-            expect(candidates, label).toContainEqual(got);
-            expect(read.body.statuses[`agg.${f.name}`], label).toBe(got === null ? "NOT_FOUND" : "PRESENT");
-          }
-        }
+        await checkOnline(fromPostgres);
 
         const times = [base, base - 1, base + 1, base - 10_000, base - 60_000.001, base - 95_000, base - 400_000];
         const historical = await api.as(tenantId).post("/v1/features/historical", {
