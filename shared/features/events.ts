@@ -200,6 +200,7 @@ export async function writeEvents(ctx: TenantContext, writes: readonly EventWrit
     if (!write) {
       write = {
         mode: "push",
+        groupId: feature.groupId,
         field: t.field as string,
         entityId: t.entity_id as string,
         revision: Number(t.revision),
@@ -232,7 +233,7 @@ export async function invalidateTiles(ctx: TenantContext, writes: readonly Event
   const store = connectOnlineStore(ctx.env);
   const pairs = writes
     .filter((w) => w.feature.onlineEnabled)
-    .map((w) => ({ field: w.feature.field, entityId: w.entityId }));
+    .map((w) => ({ groupId: w.feature.groupId, field: w.feature.field, entityId: w.entityId }));
   try {
     await store.writeTiles(ctx.tenantId, tileInvalidations(pairs), 2000);
   } catch (error) {

@@ -94,7 +94,11 @@ async function dropTiles(ctx: TenantContext, r: Record<string, unknown>): Promis
   const entities = r.tile_entities as string[];
   const store = connectOnlineStore(ctx.env);
   // Dropped before the record goes: a failure leaves the record for the next run.
-  await store.writeTiles(ctx.tenantId, tileInvalidations(entities.map((entityId) => ({ field, entityId }))), 10_000);
+  await store.writeTiles(
+    ctx.tenantId,
+    tileInvalidations(entities.map((entityId) => ({ groupId: r.group_id as string, field, entityId }))),
+    10_000,
+  );
   await tenantRows(ctx.db, ctx.tenantId, [sql`DELETE FROM ai_feature_cache_repairs WHERE id = ${r.id}`]);
   return entities.length;
 }

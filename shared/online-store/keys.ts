@@ -1,7 +1,7 @@
 // Every Redis key the product uses is built here, under the tenant's prefix, so nothing in
 // a request can name another tenant's key. Layout:
 //   fs1:{tenant}:v:{groupId}:{entityId}   the latest values of one entity in one group
-//   fs1:{tenant}:t:{featureId@v}:{entityId}  the tiles of one aggregated feature version and entity
+//   fs1:{tenant}:t:{groupId}:{entityId}  the tiles of one entity's aggregated features of one group
 //   fs1:{tenant}:registry:rev             the tenant's registry revision
 // The {tenant} hash tag keeps every key of a tenant in one cluster slot, so multi-key
 // scripts stay valid.
@@ -70,14 +70,14 @@ export function valueKeys(
   return pending ? Promise.all(keys) : (keys as string[]);
 }
 
-/** The hash holding one entity's tiles of one aggregated feature version (`<id>@<version>`). */
-export function tileKey(tenantId: string, field: string, entityId: string): Promise<string> {
-  return tenantKey(tenantId, "t", field, entityId);
+/** The hash holding one entity's tiles of a group's aggregated features (fields per feature version). */
+export function tileSetKey(tenantId: string, groupId: string, entityId: string): Promise<string> {
+  return tenantKey(tenantId, "t", groupId, entityId);
 }
 
-/** tileKey without a promise when no part needs a digest. */
-export function tileKeyNow(tenantId: string, field: string, entityId: string): string | null {
-  return tenantKeyNow(tenantId, "t", field, entityId);
+/** tileSetKey without a promise when no part needs a digest. */
+export function tileSetKeyNow(tenantId: string, groupId: string, entityId: string): string | null {
+  return tenantKeyNow(tenantId, "t", groupId, entityId);
 }
 
 /** The tenant's registry revision counter (its parts never need a digest). */

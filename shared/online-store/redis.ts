@@ -5,7 +5,7 @@
 // sequence), the order Postgres keeps too.
 import type { Redis } from "@upstash/redis/cloudflare";
 import { withDeadline } from "#shared/deadline.ts";
-import { registryRevisionKey, tileKey, tileKeyNow, valueKey, valueKeys } from "./keys.ts";
+import { registryRevisionKey, tileSetKey, tileSetKeyNow, valueKey, valueKeys } from "./keys.ts";
 import {
   type Cell,
   type CellsRead,
@@ -30,15 +30,16 @@ export function decodeCell(cell: string | null | undefined): Cell | null {
 }
 
 // KEYS[1] = registry revision, KEYS[2..] = value hashes, cycling through the groups
-// (entity 1 group 1, entity 1 group 2, ..., entity 2 group 1, ...), then w tile hashes.
+// (entity 1 group 1, entity 1 group 2, ..., entity 2 group 1, ...), then k tile sets (one
+// per entity and group of aggregated features).
 // ARGV = group count g, then for each group: field count n and its n fields (the field
 // lists travel once, not once per entity, which keeps a 1,000-entity request small), then
-// w, then each tile hash's first and last tile of its window, then "cache" when the script
-// runs as EVAL (windowed reads) and may keep folds.
-// Returns { revision or false, { cells of hash 1 }, ..., fold of tile hash 1 or false, ... }.
-// A tile hash folds only when complete (field c, set by a fill): otherwise false, and the
-// reader goes to Postgres. The fold is windows.ts's foldTiles: count and sum add, min and
-// max compare, first and last compare (event time, ingestion). Numbers leave as %.17g
+// k, then for each tile set: its window count n and n x (field, first tile, last tile), then
+// "cache" when the script runs as EVAL (windowed reads) and may keep folds.
+// Returns { revision or false, { cells of hash 1 }, ..., each window's fold or false }.
+// A feature's tiles fold only when complete (c:<field>, set by a fill): otherwise false, and
+// the reader goes to Postgres. The fold is windows.ts's foldTiles: count and sum add, min
+// and max compare, first and last compare (event time, ingestion). Numbers leave as %.17g
 // text: exact for doubles.
 export const readScript = `
 local out = { redis.call('GET', KEYS[1]) or false }
@@ -50,124 +51,157 @@ for g = 1, groups do
   first[g], last[g] = a + 1, a + n
   a = a + n + 1
 end
-local w = tonumber(ARGV[a] or '0')
+local k = tonumber(ARGV[a] or '0')
 -- Set by the caller when the script may write (EVAL, not EVAL_RO): folds are then kept.
-local cacheFolds = ARGV[a + 2 * w + 1] == 'cache'
-for i = 2, #KEYS - w do
+local cacheFolds = ARGV[#ARGV] == 'cache'
+for i = 2, #KEYS - k do
   local g = (i - 2) % groups + 1
   out[i] = redis.call('HMGET', KEYS[i], unpack(ARGV, first[g], last[g]))
 end
-local function num(s) return tonumber(s) end
 local fmt = '%.17g'
-for j = 1, w do
-  local key = KEYS[#KEYS - w + j]
-  local loText, hiText = ARGV[a + 2 * j - 1], ARGV[a + 2 * j]
-  local r = #out + 1
-  -- The fold of this window, kept by the last read of it (field w = "<last tile>|<fold>"):
-  -- a window moves once per interval, so most reads fold nothing.
-  local cached = redis.call('HGET', key, 'w')
-  local prefix = hiText .. '|'
-  if cached and string.sub(cached, 1, #prefix) == prefix then
-    out[r] = string.sub(cached, #prefix + 1)
-  else
-    local lo, hi = tonumber(loText), tonumber(hiText)
-    local all = redis.call('HGETALL', key)
-    local complete = false
-    local count, sum, mn, mx = 0, 0, nil, nil
-    local fMs, fSeq, fJson, lMs, lSeq, lJson
-    for i = 1, #all, 2 do
-      local f = all[i]
-      if f == 'c' then complete = true else
-        local id = tonumber(f)
-        if id and id >= lo and id <= hi then
-          local c, s, x, y, fm, fs, lm, ls, js = string.match(all[i + 1],
-            '^%d+|(%d+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
-          if c then
-            count = count + tonumber(c)
-            sum = sum + tonumber(s)
-            x, y = num(x), num(y)
-            if x and (not mn or x < mn) then mn = x end
-            if y and (not mx or y > mx) then mx = y end
-            fm, fs, lm, ls = tonumber(fm), tonumber(fs), tonumber(lm), tonumber(ls)
-            local tab = string.find(js, '\t', 1, true)
-            if not fMs or fm < fMs or (fm == fMs and fs < fSeq) then
-              fMs, fSeq, fJson = fm, fs, string.sub(js, 1, tab - 1)
-            end
-            if not lMs or lm > lMs or (lm == lMs and ls > lSeq) then
-              lMs, lSeq, lJson = lm, ls, string.sub(js, tab + 1)
-            end
+-- Folds the tiles of \`field\` between lo and hi from a tile set's fields; nil when the
+-- feature's tiles are not complete there.
+local function fold(all, field, lo, hi)
+  local complete = false
+  local count, sum, mn, mx = 0, 0, nil, nil
+  local fMs, fSeq, fJson, lMs, lSeq, lJson
+  local marker, tiles = 'c:' .. field, field .. ':'
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if f == marker then complete = true
+    elseif string.sub(f, 1, #tiles) == tiles then
+      local id = tonumber(string.sub(f, #tiles + 1))
+      if id and id >= lo and id <= hi then
+        local c, s, x, y, fm, fs, lm, ls, js = string.match(all[i + 1],
+          '^%d+|(%d+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+        if c then
+          count = count + tonumber(c)
+          sum = sum + tonumber(s)
+          x, y = tonumber(x), tonumber(y)
+          if x and (not mn or x < mn) then mn = x end
+          if y and (not mx or y > mx) then mx = y end
+          fm, fs, lm, ls = tonumber(fm), tonumber(fs), tonumber(lm), tonumber(ls)
+          local tab = string.find(js, '\t', 1, true)
+          if not fMs or fm < fMs or (fm == fMs and fs < fSeq) then
+            fMs, fSeq, fJson = fm, fs, string.sub(js, 1, tab - 1)
+          end
+          if not lMs or lm > lMs or (lm == lMs and ls > lSeq) then
+            lMs, lSeq, lJson = lm, ls, string.sub(js, tab + 1)
           end
         end
       end
     end
-    if not complete then out[r] = false
+  end
+  if not complete then return nil end
+  if count == 0 then return '0' end
+  return table.concat({ string.format('%d', count), string.format(fmt, sum),
+    mn and string.format(fmt, mn) or '', mx and string.format(fmt, mx) or '',
+    string.format(fmt, fMs), string.format(fmt, lMs), fJson .. '\t' .. lJson }, '|')
+end
+local t = a + 1
+for j = 1, k do
+  local key = KEYS[#KEYS - k + j]
+  local n = tonumber(ARGV[t])
+  t = t + 1
+  local names = {}
+  for q = 0, n - 1 do names[q + 1] = 'w:' .. ARGV[t + 3 * q] end
+  -- The fold of each window, kept by the last read of it (w:<field> = "<last tile>|<fold>"):
+  -- a window moves once per interval, so most reads fold nothing.
+  local kept = redis.call('HMGET', key, unpack(names))
+  local all = nil
+  for q = 0, n - 1 do
+    local field, hiText = ARGV[t + 3 * q], ARGV[t + 3 * q + 2]
+    local prefix = hiText .. '|'
+    local r = #out + 1
+    local w = kept[q + 1]
+    if w and string.sub(w, 1, #prefix) == prefix then
+      out[r] = string.sub(w, #prefix + 1)
     else
-      if count == 0 then out[r] = '0'
+      if not all then all = redis.call('HGETALL', key) end
+      local folded = fold(all, field, tonumber(ARGV[t + 3 * q + 1]), tonumber(hiText))
+      if folded then
+        out[r] = folded
+        if cacheFolds then redis.call('HSET', key, names[q + 1], prefix .. folded) end
       else
-        out[r] = table.concat({ string.format('%d', count), string.format(fmt, sum),
-          mn and string.format(fmt, mn) or '', mx and string.format(fmt, mx) or '',
-          string.format(fmt, fMs), string.format(fmt, lMs), fJson .. '\t' .. lJson }, '|')
+        out[r] = false
       end
-      if cacheFolds then redis.call('HSET', key, 'w', prefix .. out[r]) end
     end
   end
+  t = t + 3 * n
 end
 return out`;
 
-// Tiles of one (feature version, entity) per key. KEYS = tile hashes; ARGV = for each:
-// mode (p push, f fill, x invalidate), revision, horizon, maxTiles (0: never prune),
-// expireAtMs, n, then n x (tile, text).
-// Fields: c = the revision of the fill that made the set complete, r = the latest revision
-// seen, w = the last read's fold (dropped by any tile written), each tile = "<revision>|...". A push applies a tile only onto a complete set and only
-// if newer than the tile there (or than c); an incomplete set just remembers r. A fill
-// replaces the set, unless a newer revision was seen (it would lose that write). An
-// invalidation drops the set and keeps r at "infinity" for 30 s: fills computed before the
-// invalidating write committed are refused, later ones come after the key expired.
+// Tiles of one (feature version, entity) per entry, in the tile set of the entity and the
+// feature's group. KEYS = the tile set of each entry (repeated for several features);
+// ARGV = for each: mode (p push, f fill, x invalidate), field, revision, horizon, maxTiles
+// (0: never prune), nowMs, expireAtMs, n, then n x (tile, text).
+// A feature's fields: c:<field> = the revision of the fill that made its tiles complete,
+// r:<field> = the latest revision seen, x:<field> = until when fills are refused,
+// w:<field> = the last read's fold, <field>:<tile> = "<revision>|..." per tile.
+// A push applies a tile only onto complete tiles and only if newer than the tile there (or
+// than c), and drops the kept fold; incomplete tiles just remember r. A fill replaces the
+// feature's tiles, unless a newer revision was seen (it would lose that write) or an
+// invalidation is recent. An invalidation drops them and refuses fills for 30 s: fills
+// computed before the invalidating write committed are refused, later ones succeed.
 export const tileWriteScript = `
+local function dropFeature(key, field)
+  local tiles = field .. ':'
+  for _, f in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(f, 1, #tiles) == tiles or f == 'c:' .. field or f == 'w:' .. field or f == 'r:' .. field then
+      redis.call('HDEL', key, f)
+    end
+  end
+end
 local a = 1
 for i = 1, #KEYS do
   local key = KEYS[i]
-  local mode, rev, horizon = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local maxTiles, expireAt, n = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
-  local t = a + 6
+  local mode, field, rev, horizon = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local maxTiles, now, expireAt, n = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
+  local t = a + 8
   a = t + 2 * n
+  local seenKey, completeKey = 'r:' .. field, 'c:' .. field
   if mode == 'x' then
-    redis.call('DEL', key)
-    redis.call('HSET', key, 'r', '9e18')
-    redis.call('PEXPIRE', key, 30000)
+    dropFeature(key, field)
+    redis.call('HSET', key, 'x:' .. field, now + 30000)
   else
-    local seen = tonumber(redis.call('HGET', key, 'r') or '0')
-    local complete = tonumber(redis.call('HGET', key, 'c') or 'nil')
+    local seen = tonumber(redis.call('HGET', key, seenKey) or '0')
+    local complete = tonumber(redis.call('HGET', key, completeKey) or 'nil')
     if mode == 'f' then
-      if rev >= seen and (not complete or rev >= complete) then
-        redis.call('DEL', key)
-        for j = 0, n - 1 do redis.call('HSET', key, ARGV[t + 2 * j], ARGV[t + 2 * j + 1]) end
-        redis.call('HSET', key, 'c', rev, 'r', rev)
-        redis.call('PEXPIREAT', key, expireAt)
+      local refusedUntil = tonumber(redis.call('HGET', key, 'x:' .. field) or '0')
+      if refusedUntil <= now and rev >= seen and (not complete or rev >= complete) then
+        dropFeature(key, field)
+        for j = 0, n - 1 do redis.call('HSET', key, field .. ':' .. ARGV[t + 2 * j], ARGV[t + 2 * j + 1]) end
+        redis.call('HSET', key, completeKey, rev, seenKey, rev)
+        redis.call('HDEL', key, 'x:' .. field)
       end
     else
-      if rev > seen then redis.call('HSET', key, 'r', rev) end
+      if rev > seen then redis.call('HSET', key, seenKey, rev) end
       if complete then
+        local changed = false
         for j = 0, n - 1 do
-          local tile, text = ARGV[t + 2 * j], ARGV[t + 2 * j + 1]
+          local tile = field .. ':' .. ARGV[t + 2 * j]
           local current = redis.call('HGET', key, tile)
           local currentRev = current and tonumber(string.match(current, '^(%d+)|')) or complete
           if rev > currentRev then
-            redis.call('HSET', key, tile, text)
-            redis.call('HDEL', key, 'w')
+            redis.call('HSET', key, tile, ARGV[t + 2 * j + 1])
+            changed = true
           end
         end
-        -- Pruned only when the set outgrew its window: a push does not scan it otherwise.
-        if maxTiles > 0 and redis.call('HLEN', key) > maxTiles + 8 then
+        if changed then redis.call('HDEL', key, 'w:' .. field) end
+        -- Pruned only when the set outgrew its windows: a push does not scan it otherwise.
+        if maxTiles > 0 and redis.call('HLEN', key) > 4 * (maxTiles + 8) then
+          local tiles = field .. ':'
           for _, f in ipairs(redis.call('HKEYS', key)) do
-            local id = tonumber(f)
-            if id and f ~= 'c' and f ~= 'r' and id < horizon then redis.call('HDEL', key, f) end
+            if string.sub(f, 1, #tiles) == tiles then
+              local id = tonumber(string.sub(f, #tiles + 1))
+              if id and id < horizon then redis.call('HDEL', key, f) end
+            end
           end
         end
       end
-      redis.call('PEXPIREAT', key, expireAt)
     end
   end
+  if redis.call('PEXPIRETIME', key) < expireAt then redis.call('PEXPIREAT', key, expireAt) end
 end
 return 1`;
 
@@ -249,14 +283,33 @@ export class RedisOnlineStore implements OnlineStore {
     for (const group of request.groups) argv.push(String(group.fields.length), ...group.fields);
     const hashKeys = Array.isArray(keys) ? keys : await keys;
     const scriptKeys = [registryRevisionKey(request.tenantId), ...hashKeys];
+    // Windows by tile set (entity and group), in first-seen order; answers map back by index.
     const windows = request.windows ?? [];
+    const order: number[] = [];
     if (windows.length) {
-      argv.push(String(windows.length));
-      for (const w of windows) {
-        scriptKeys.push(
-          tileKeyNow(request.tenantId, w.field, w.entityId) ?? (await tileKey(request.tenantId, w.field, w.entityId)),
-        );
-        argv.push(String(w.from === Number.NEGATIVE_INFINITY ? -1e18 : w.from), String(w.to));
+      const sets = new Map<string, { key: string; indexes: number[] }>();
+      for (let i = 0; i < windows.length; i++) {
+        const w = windows[i]!;
+        const id = `${w.groupId}\u0000${w.entityId}`;
+        let set = sets.get(id);
+        if (!set) {
+          const key =
+            tileSetKeyNow(request.tenantId, w.groupId, w.entityId) ??
+            (await tileSetKey(request.tenantId, w.groupId, w.entityId));
+          set = { key, indexes: [] };
+          sets.set(id, set);
+        }
+        set.indexes.push(i);
+      }
+      argv.push(String(sets.size));
+      for (const set of sets.values()) {
+        scriptKeys.push(set.key);
+        argv.push(String(set.indexes.length));
+        for (const i of set.indexes) {
+          const w = windows[i]!;
+          argv.push(w.field, String(w.from === Number.NEGATIVE_INFINITY ? -1e18 : w.from), String(w.to));
+          order.push(i);
+        }
       }
       // A bulk read runs as EVAL_RO (it goes through the bulk client): it folds without keeping.
       if ((request.expectedBytes ?? 0) <= bulkReadBytes) argv.push("cache");
@@ -270,12 +323,12 @@ export class RedisOnlineStore implements OnlineStore {
         : await (windows.length ? this.windowReads : this.reads).exec(scriptKeys, argv);
     const hashes = windows.length ? rest.slice(0, rest.length - windows.length) : rest;
     const folds = windows.length ? (rest.slice(rest.length - windows.length) as unknown as (string | null)[]) : [];
-    return {
-      revision: revision ?? null,
-      cells: hashes.map((fields) => fields.map(decodeCell)),
-      // Redis answers false as null; a fold is text ("0" included: the client may parse it as a number).
-      windows: folds.map((f) => (f === null || f === undefined ? null : String(f))),
-    };
+    const windowFolds: (string | null)[] = new Array(windows.length);
+    // Redis answers false as null; a fold is text ("0" included: the client may parse it as a number).
+    folds.forEach((f, j) => {
+      windowFolds[order[j]!] = f === null || f === undefined ? null : String(f);
+    });
+    return { revision: revision ?? null, cells: hashes.map((fields) => fields.map(decodeCell)), windows: windowFolds };
   }
 
   async write(
@@ -355,12 +408,14 @@ export class RedisOnlineStore implements OnlineStore {
     if (writes.length === 0) return;
     const keys: string[] = [];
     const argv: string[] = [];
-    const expireAt = String(Date.now() + cacheTtlMs);
+    const now = Date.now();
+    const expireAt = String(now + cacheTtlMs);
     for (const w of writes) {
-      keys.push(await tileKey(tenantId, w.field, w.entityId));
+      keys.push(await tileSetKey(tenantId, w.groupId, w.entityId));
       const mode = w.mode === "push" ? "p" : w.mode === "fill" ? "f" : "x";
       const horizon = w.horizon === Number.NEGATIVE_INFINITY ? -1e18 : w.horizon;
-      argv.push(mode, String(w.revision), String(horizon), String(w.maxTiles), expireAt, String(w.tiles.length));
+      argv.push(mode, w.field, String(w.revision), String(horizon), String(w.maxTiles), String(now), expireAt);
+      argv.push(String(w.tiles.length));
       for (const t of w.tiles) argv.push(String(t.id), t.encoded);
     }
     await withDeadline(this.tileWrites.exec(keys, argv), deadlineMs);

@@ -25,6 +25,8 @@ export interface CellsRequest {
 
 /** One window to fold: tiles `from`..`to` (windows.windowTiles) of one feature version and entity. */
 export interface WindowRequest {
+  /** The feature's group: an entity's tiles of one group's features share a hash. */
+  groupId: string;
   /** The feature version, `<id>@<version>`. */
   field: string;
   entityId: string;
@@ -62,6 +64,7 @@ export interface CellsRead {
  */
 export interface TileWrite {
   mode: "push" | "fill" | "invalidate";
+  groupId: string;
   field: string;
   entityId: string;
   /** The (feature version, entity)'s latest ingestion sequence this write reflects. */
@@ -129,14 +132,14 @@ export class OnlineStoreDisabled extends Error {
 }
 
 /** Invalidations of the tile sets of these (feature version, entity) pairs, each once. */
-export function tileInvalidations(pairs: Iterable<{ field: string; entityId: string }>): TileWrite[] {
+export function tileInvalidations(pairs: Iterable<{ groupId: string; field: string; entityId: string }>): TileWrite[] {
   const seen = new Set<string>();
   const out: TileWrite[] = [];
-  for (const { field, entityId } of pairs) {
+  for (const { groupId, field, entityId } of pairs) {
     const key = `${field}\u0000${entityId}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push({ mode: "invalidate", field, entityId, revision: 0, horizon: 0, maxTiles: 0, tiles: [] });
+    out.push({ mode: "invalidate", groupId, field, entityId, revision: 0, horizon: 0, maxTiles: 0, tiles: [] });
   }
   return out;
 }

@@ -253,7 +253,11 @@ async function refreshOnlineStore(
       if (feature.window) {
         // An aggregate's tiles are not computed here: the entities' tile sets are dropped and
         // the next read refills them from Postgres.
-        const pairs = rows.map((r) => ({ field: feature.field, entityId: r.entity_id as string }));
+        const pairs = rows.map((r) => ({
+          groupId: feature.groupId,
+          field: feature.field,
+          entityId: r.entity_id as string,
+        }));
         await store.writeTiles(ctx.tenantId, tileInvalidations(pairs), 30_000);
       } else {
         const cells = rows.map((r) => cellFromOnlineRow(r, feature.groupId, feature.field));

@@ -89,7 +89,7 @@ function planRead(ctx: TenantContext, resolved: Map<string, ServedFeature>, enti
   let bytesPerEntity = 0;
   for (const feature of fieldOf.keys())
     bytesPerEntity += feature.dataType === "embedding" ? (feature.embeddingDimension ?? 0) * 12 : 0;
-  const ranges = windowed.map((f) => ({ field: f.field, ...windowTiles(readMs, f.window!) }));
+  const ranges = windowed.map((f) => ({ groupId: f.groupId, field: f.field, ...windowTiles(readMs, f.window!) }));
   const windows = windowed.length
     ? entityIds.flatMap((entityId) => ranges.map((r) => ({ ...r, entityId })))
     : undefined;
@@ -127,6 +127,7 @@ function windowFromPostgres(
     answer: windowValue(window.aggregation, foldTiles(inWindow)),
     fill: {
       mode: "fill",
+      groupId: feature.groupId,
       field: feature.field,
       entityId,
       revision: read.revision,

@@ -124,7 +124,9 @@ describe("stream window aggregations", () => {
         const sent: SentEvent[] = [];
         const checkOnline = async (client: typeof api) => {
           const before = Date.now();
-          const read = await client.as(tenantId).post("/v1/features/online", { entityType: "user", entityId, features: names });
+          const read = await client
+            .as(tenantId)
+            .post("/v1/features/online", { entityType: "user", entityId, features: names });
           const after = Date.now();
           expect(read.status, read.text).toBe(200);
           if (client === api) servedFrom.push(read.body.metadata.servedFrom);
