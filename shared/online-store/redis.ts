@@ -34,8 +34,8 @@ export function decodeCell(cell: string | null | undefined): Cell | null {
 // per entity and group of aggregated features).
 // ARGV = group count g, then for each group: field count n and its n fields (the field
 // lists travel once, not once per entity, which keeps a 1,000-entity request small), then
-// k, then for each tile set: its window count n and n x (field, first tile, last tile), then
-// "cache" when the script runs as EVAL (windowed reads) and may keep folds.
+// the window group count wg, then for each: its window count n and n x (field, first tile,
+// last tile), then "cache" when the script runs as EVAL (windowed reads) and may keep folds.
 // Returns { revision or false, { cells of hash 1 }, ..., each window's fold or false }.
 // A feature's tiles fold only when complete (c:<field>, set by a fill): otherwise false, and
 // the reader goes to Postgres. The fold is windows.ts's foldTiles: count and sum add, min
@@ -51,7 +51,19 @@ for g = 1, groups do
   first[g], last[g] = a + 1, a + n
   a = a + n + 1
 end
-local k = tonumber(ARGV[a] or '0')
+-- Window groups: each a list of (field, first tile, last tile); the tile sets cycle through
+-- them (entity 1 group 1, entity 1 group 2, ...), as value hashes cycle through groups.
+local wg = tonumber(ARGV[a] or '0')
+local wFirst, wCount = {}, {}
+local b = a + 1
+for g = 1, wg do
+  wCount[g] = tonumber(ARGV[b])
+  wFirst[g] = b + 1
+  b = b + 1 + 3 * wCount[g]
+end
+-- KEYS = 1 + E x groups + E x wg, so the tile sets are the last E x wg.
+local k = 0
+if wg > 0 then k = (#KEYS - 1) / (groups + wg) * wg end
 -- Set by the caller when the script may write (EVAL, not EVAL_RO): folds are then kept.
 local cacheFolds = ARGV[#ARGV] == 'cache'
 for i = 2, #KEYS - k do
@@ -98,11 +110,10 @@ local function fold(all, field, lo, hi)
     mn and string.format(fmt, mn) or '', mx and string.format(fmt, mx) or '',
     string.format(fmt, fMs), string.format(fmt, lMs), fJson .. '\t' .. lJson }, '|')
 end
-local t = a + 1
 for j = 1, k do
   local key = KEYS[#KEYS - k + j]
-  local n = tonumber(ARGV[t])
-  t = t + 1
+  local g = (j - 1) % wg + 1
+  local n, t = wCount[g], wFirst[g]
   local names = {}
   for q = 0, n - 1 do names[q + 1] = 'w:' .. ARGV[t + 3 * q] end
   -- The fold of each window, kept by the last read of it (w:<field> = "<last tile>|<fold>"):
@@ -127,7 +138,6 @@ for j = 1, k do
       end
     end
   end
-  t = t + 3 * n
 end
 return out`;
 
@@ -283,32 +293,22 @@ export class RedisOnlineStore implements OnlineStore {
     for (const group of request.groups) argv.push(String(group.fields.length), ...group.fields);
     const hashKeys = Array.isArray(keys) ? keys : await keys;
     const scriptKeys = [registryRevisionKey(request.tenantId), ...hashKeys];
-    // Windows by tile set (entity and group), in first-seen order; answers map back by index.
-    const windows = request.windows ?? [];
-    const order: number[] = [];
-    if (windows.length) {
-      const sets = new Map<string, { key: string; indexes: number[] }>();
-      for (let i = 0; i < windows.length; i++) {
-        const w = windows[i]!;
-        const id = `${w.groupId}\u0000${w.entityId}`;
-        let set = sets.get(id);
-        if (!set) {
-          const key =
-            tileSetKeyNow(request.tenantId, w.groupId, w.entityId) ??
-            (await tileSetKey(request.tenantId, w.groupId, w.entityId));
-          set = { key, indexes: [] };
-          sets.set(id, set);
-        }
-        set.indexes.push(i);
-      }
-      argv.push(String(sets.size));
-      for (const set of sets.values()) {
-        scriptKeys.push(set.key);
-        argv.push(String(set.indexes.length));
-        for (const i of set.indexes) {
-          const w = windows[i]!;
+    const windowGroups = request.windowGroups ?? [];
+    let windowCount = 0;
+    if (windowGroups.length) {
+      argv.push(String(windowGroups.length));
+      for (const group of windowGroups) {
+        argv.push(String(group.windows.length));
+        for (const w of group.windows)
           argv.push(w.field, String(w.from === Number.NEGATIVE_INFINITY ? -1e18 : w.from), String(w.to));
-          order.push(i);
+      }
+      for (const entityId of request.entityIds) {
+        for (const group of windowGroups) {
+          scriptKeys.push(
+            tileSetKeyNow(request.tenantId, group.groupId, entityId) ??
+              (await tileSetKey(request.tenantId, group.groupId, entityId)),
+          );
+          windowCount += group.windows.length;
         }
       }
       // A bulk read runs as EVAL_RO (it goes through the bulk client): it folds without keeping.
@@ -320,15 +320,15 @@ export class RedisOnlineStore implements OnlineStore {
     const [revision, ...rest] =
       expected > bulkReadBytes
         ? await withDeadline(this.bulkReads.exec(scriptKeys, argv), this.readTimeoutMs + expected / 10_000)
-        : await (windows.length ? this.windowReads : this.reads).exec(scriptKeys, argv);
-    const hashes = windows.length ? rest.slice(0, rest.length - windows.length) : rest;
-    const folds = windows.length ? (rest.slice(rest.length - windows.length) as unknown as (string | null)[]) : [];
-    const windowFolds: (string | null)[] = new Array(windows.length);
+        : await (windowCount ? this.windowReads : this.reads).exec(scriptKeys, argv);
+    const hashes = windowCount ? rest.slice(0, rest.length - windowCount) : rest;
+    const windows: (string | null)[] = new Array(windowCount);
     // Redis answers false as null; a fold is text ("0" included: the client may parse it as a number).
-    folds.forEach((f, j) => {
-      windowFolds[order[j]!] = f === null || f === undefined ? null : String(f);
-    });
-    return { revision: revision ?? null, cells: hashes.map((fields) => fields.map(decodeCell)), windows: windowFolds };
+    for (let i = 0; i < windowCount; i++) {
+      const f = rest[hashes.length + i] as unknown as string | number | null | undefined;
+      windows[i] = f === null || f === undefined ? null : String(f);
+    }
+    return { revision: revision ?? null, cells: hashes.map((fields) => fields.map(decodeCell)), windows };
   }
 
   async write(

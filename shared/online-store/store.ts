@@ -19,17 +19,17 @@ export interface CellsRequest {
    * grows with it, since moving 15 MB takes longer than any small read's deadline.
    */
   expectedBytes?: number;
-  /** Aggregated stream features: the window folded from each (feature version, entity)'s tiles, in the same round trip. */
-  windows?: readonly WindowRequest[];
+  /**
+   * Aggregated stream features, by group: for every entity, each group's windows folded from
+   * its tiles in the same round trip. The field lists travel once, not once per entity.
+   */
+  windowGroups?: readonly { groupId: string; windows: readonly WindowRequest[] }[];
 }
 
-/** One window to fold: tiles `from`..`to` (windows.windowTiles) of one feature version and entity. */
+/** One window to fold: tiles `from`..`to` (windows.windowTiles) of one feature version. */
 export interface WindowRequest {
-  /** The feature's group: an entity's tiles of one group's features share a hash. */
-  groupId: string;
   /** The feature version, `<id>@<version>`. */
   field: string;
-  entityId: string;
   from: number;
   to: number;
 }
@@ -50,8 +50,9 @@ export interface CellsRead {
   /** cells[entity * groups + group][field], null where the store has nothing. */
   cells: (Cell | null)[][];
   /**
-   * Per window requested, its fold (windows.decodeFolded's text), or null when the store does
-   * not hold that (feature version, entity)'s tiles completely: read it from Postgres and fill.
+   * Each window's fold (windows.decodeFolded's text), entity by entity, then group by group
+   * and window by window as requested; null when the store does not hold that (feature
+   * version, entity)'s tiles completely: read it from Postgres and fill.
    */
   windows: (string | null)[];
 }

@@ -89,10 +89,14 @@ function planRead(ctx: TenantContext, resolved: Map<string, ServedFeature>, enti
   let bytesPerEntity = 0;
   for (const feature of fieldOf.keys())
     bytesPerEntity += feature.dataType === "embedding" ? (feature.embeddingDimension ?? 0) * 12 : 0;
-  const ranges = windowed.map((f) => ({ groupId: f.groupId, field: f.field, ...windowTiles(readMs, f.window!) }));
-  const windows = windowed.length
-    ? entityIds.flatMap((entityId) => ranges.map((r) => ({ ...r, entityId })))
-    : undefined;
+  // Windowed features ordered by group: the store answers entity by entity, group by group.
+  const windowGroupIndex = new Map<string, ServedFeature[]>();
+  for (const f of windowed) windowGroupIndex.set(f.groupId, [...(windowGroupIndex.get(f.groupId) ?? []), f]);
+  windowed.splice(0, windowed.length, ...[...windowGroupIndex.values()].flat());
+  const windowGroups = [...windowGroupIndex].map(([groupId, features]) => ({
+    groupId,
+    windows: features.map((f) => ({ field: f.field, ...windowTiles(readMs, f.window!) })),
+  }));
   return {
     groups,
     fieldOf,
@@ -103,7 +107,7 @@ function planRead(ctx: TenantContext, resolved: Map<string, ServedFeature>, enti
       entityIds,
       groups: groups.map((features) => ({ groupId: features[0]!.groupId, fields: features.map((f) => f.field) })),
       expectedBytes: bytesPerEntity * entityIds.length,
-      windows,
+      ...(windowGroups.length ? { windowGroups } : {}),
     },
   };
 }

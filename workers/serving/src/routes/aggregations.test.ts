@@ -266,4 +266,46 @@ describe("stream window aggregations", () => {
       "VALIDATION_FAILED",
     );
   });
+
+  it("answers windows of several groups beside plain features, entity by entity, from Redis and Postgres", async () => {
+    const ctx = testTenantContext();
+    await defineFeatures(ctx, [
+      { name: "a", entityType: "user", features: [{ name: "n", dataType: "int64", aggregationType: "count" }] },
+      {
+        name: "b",
+        entityType: "user",
+        features: [
+          { name: "s", dataType: "float64", aggregationType: "sum", windowSizeSeconds: 600 },
+          { name: "plain", dataType: "string" },
+          { name: "m", dataType: "float64", aggregationType: "max" },
+        ],
+      },
+    ]);
+    const at = Date.now() - 120_000;
+    const rows = [0, 1, 2].flatMap((e) =>
+      Array.from({ length: e + 1 }, (_, k) => ({
+        entityId: `x${e}`,
+        eventTimestamp: isoFromMs(at - k * 1000),
+        features: { "a.n": 1, "b.s": e + k, "b.m": 10 * e - k },
+      })),
+    );
+    rows.push({ entityId: "x1", eventTimestamp: isoFromMs(at), features: { "b.plain": "p1" } } as any);
+    await api
+      .as(ctx.tenantId)
+      .post("/v1/features/online", {
+        entityType: "user",
+        entityIds: ["x0", "x1", "x2"],
+        features: ["a.n", "b.s", "b.m"],
+      });
+    expect((await api.as(ctx.tenantId).post("/v1/features/push", { entityType: "user", rows })).body.rejected).toBe(0);
+    const request = { entityType: "user", entityIds: ["x2", "x0", "x1"], features: ["b.m", "b.plain", "a.n", "b.s"] };
+    for (const client of [api, api, fromPostgres]) {
+      const read = await client.as(ctx.tenantId).post("/v1/features/online", request);
+      expect(read.body.results.map((r: any) => r.features)).toEqual([
+        { "b.m": 20, "b.plain": null, "a.n": 3, "b.s": 2 + 3 + 4 },
+        { "b.m": 0, "b.plain": null, "a.n": 1, "b.s": 0 },
+        { "b.m": 10, "b.plain": "p1", "a.n": 2, "b.s": 1 + 2 },
+      ]);
+    }
+  });
 });
