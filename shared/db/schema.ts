@@ -272,6 +272,32 @@ export const cacheRepairs = pgTable("ai_feature_cache_repairs", {
   createdAt: createdAt(),
 });
 
+/** Aggregated stream features' tiles: partial aggregates of current events (migration 0013). */
+export const featureTiles = pgTable(
+  "ai_feature_tiles",
+  {
+    tenantId: uuid("tenant_id").notNull(),
+    featureId: uuid("feature_id").notNull(),
+    featureVersion: integer("feature_version").notNull(),
+    entityType: text("entity_type").notNull(),
+    entityId: text("entity_id").notNull(),
+    tile: bigint("tile", { mode: "number" }).notNull(),
+    tileEnd: tz("tile_end").notNull(),
+    n: integer("n").notNull(),
+    sum: doublePrecision("sum").notNull(),
+    min: doublePrecision("min"),
+    max: doublePrecision("max"),
+    firstMs: doublePrecision("first_ms"),
+    firstSeq: bigint("first_seq", { mode: "number" }),
+    firstJson: text("first_json"),
+    lastMs: doublePrecision("last_ms"),
+    lastSeq: bigint("last_seq", { mode: "number" }),
+    lastJson: text("last_json"),
+    rev: bigint("rev", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.featureId, t.featureVersion, t.entityType, t.entityId, t.tile] })],
+);
+
 /** Every table that carries tenant data, with the column that names the tenant. */
 export const tenantTables = {
   tenants: { table: tenants, tenantColumn: "id" },
@@ -289,4 +315,5 @@ export const tenantTables = {
   ai_feature_materialization_jobs: { table: materializationJobs, tenantColumn: "tenant_id" },
   ai_feature_materialization_units: { table: materializationUnits, tenantColumn: "tenant_id" },
   ai_feature_cache_repairs: { table: cacheRepairs, tenantColumn: "tenant_id" },
+  ai_feature_tiles: { table: featureTiles, tenantColumn: "tenant_id" },
 } as const;

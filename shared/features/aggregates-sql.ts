@@ -32,20 +32,71 @@ const number = (v: string) => `CASE WHEN jsonb_typeof(${v}.value) = 'number' THE
 
 /**
  * A tile's partial aggregate over grouped rows of `e` (event_timestamp, ingest_seq, value):
- * the columns windows.Tile has, numbers as text (float8's shortest exact form).
+ * the columns of ai_feature_tiles (and of windows.Tile).
  */
 export function tileColumnsSql(e: string): string {
   const byTime = `${e}.event_timestamp, ${e}.ingest_seq`;
   // Nulls (a tile's placeholder row) last both ways: they are never an event.
   const byTimeDesc = `${e}.event_timestamp DESC NULLS LAST, ${e}.ingest_seq DESC NULLS LAST`;
   return `count(${e}.value)::int AS n,
-    COALESCE(sum(${number(e)}), 0)::text AS sum, min(${number(e)})::text AS min, max(${number(e)})::text AS max,
-    (array_agg(${ms(`${e}.event_timestamp`)}::text ORDER BY ${byTime}))[1] AS first_ms,
-    (array_agg(${e}.ingest_seq::text ORDER BY ${byTime}))[1] AS first_seq,
+    COALESCE(sum(${number(e)}), 0) AS sum, min(${number(e)}) AS min, max(${number(e)}) AS max,
+    (array_agg(${ms(`${e}.event_timestamp`)} ORDER BY ${byTime}))[1] AS first_ms,
+    (array_agg(${e}.ingest_seq ORDER BY ${byTime}))[1] AS first_seq,
     (array_agg(${e}.value::text ORDER BY ${byTime}))[1] AS first_json,
-    (array_agg(${ms(`${e}.event_timestamp`)}::text ORDER BY ${byTimeDesc}))[1] AS last_ms,
-    (array_agg(${e}.ingest_seq::text ORDER BY ${byTimeDesc}))[1] AS last_seq,
+    (array_agg(${ms(`${e}.event_timestamp`)} ORDER BY ${byTimeDesc}))[1] AS last_ms,
+    (array_agg(${e}.ingest_seq ORDER BY ${byTimeDesc}))[1] AS last_seq,
     (array_agg(${e}.value::text ORDER BY ${byTimeDesc}))[1] AS last_json`;
+}
+
+const tileColumns = "n, sum, min, max, first_ms, first_seq, first_json, last_ms, last_seq, last_json";
+
+/**
+ * Writes tiles: `rows` gives (tenant_id, feature_id, feature_version, entity_type, entity_id,
+ * tile, tile_end, the tile columns, rev). `add`: the rows are new events only, added to the
+ * stored tile (counts and sums add, min/max and first/last compare); otherwise they are the
+ * refolded tiles and replace it. RETURNING every column.
+ */
+export function upsertTilesSql(rows: string, add: boolean): string {
+  const earlier = (a: string, b: string) =>
+    `(${a}.first_ms IS NOT NULL AND (${b}.first_ms IS NULL OR (${a}.first_ms, ${a}.first_seq) < (${b}.first_ms, ${b}.first_seq)))`;
+  const later = (a: string, b: string) =>
+    `(${a}.last_ms IS NOT NULL AND (${b}.last_ms IS NULL OR (${a}.last_ms, ${a}.last_seq) > (${b}.last_ms, ${b}.last_seq)))`;
+  const set = add
+    ? `n = t.n + excluded.n, sum = t.sum + excluded.sum,
+       min = LEAST(t.min, excluded.min), max = GREATEST(t.max, excluded.max),
+       first_ms = CASE WHEN ${earlier("excluded", "t")} THEN excluded.first_ms ELSE t.first_ms END,
+       first_seq = CASE WHEN ${earlier("excluded", "t")} THEN excluded.first_seq ELSE t.first_seq END,
+       first_json = CASE WHEN ${earlier("excluded", "t")} THEN excluded.first_json ELSE t.first_json END,
+       last_ms = CASE WHEN ${later("excluded", "t")} THEN excluded.last_ms ELSE t.last_ms END,
+       last_seq = CASE WHEN ${later("excluded", "t")} THEN excluded.last_seq ELSE t.last_seq END,
+       last_json = CASE WHEN ${later("excluded", "t")} THEN excluded.last_json ELSE t.last_json END,
+       rev = GREATEST(t.rev, excluded.rev)`
+    : `${tileColumns
+        .split(", ")
+        .map((c) => `${c} = excluded.${c}`)
+        .join(", ")}, rev = GREATEST(t.rev, excluded.rev)`;
+  return `INSERT INTO ai_feature_tiles AS t
+      (tenant_id, feature_id, feature_version, entity_type, entity_id, tile, tile_end, ${tileColumns}, rev)
+    ${rows}
+    ON CONFLICT (tenant_id, feature_id, feature_version, entity_type, entity_id, tile) DO UPDATE SET ${set}
+    RETURNING t.*`;
+}
+
+/**
+ * A window's answer folded from grouped tile rows `t` of ai_feature_tiles: `value` (JSON text;
+ * NULL means NOT_FOUND) and `event_ms` (the newest event's time; NULL when there is none).
+ */
+export function windowAnswerFromTilesSql(aggregation: Aggregation, t: string): string {
+  const value = {
+    count: `COALESCE(sum(${t}.n), 0)::text`,
+    sum: `COALESCE(sum(${t}.sum) FILTER (WHERE ${t}.n > 0), 0)::text`,
+    avg: `(sum(${t}.sum) FILTER (WHERE ${t}.n > 0) / NULLIF(sum(${t}.n), 0))::text`,
+    min: `min(${t}.min)::text`,
+    max: `max(${t}.max)::text`,
+    first: `(array_agg(${t}.first_json ORDER BY ${t}.first_ms, ${t}.first_seq) FILTER (WHERE ${t}.n > 0))[1]`,
+    last: `(array_agg(${t}.last_json ORDER BY ${t}.last_ms DESC, ${t}.last_seq DESC) FILTER (WHERE ${t}.n > 0))[1]`,
+  }[aggregation];
+  return `${value} AS value, max(${t}.last_ms) AS event_ms`;
 }
 
 /**

@@ -15,7 +15,7 @@ import { type CacheRepair, recordCacheRepairs } from "#shared/online-store/cache
 import { connectOnlineStore } from "#shared/online-store/connect.ts";
 import { type TileWrite, tileInvalidations } from "#shared/online-store/store.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
-import { currentEventsSql, tileColumnsSql, tileFromRow, tileSql } from "./aggregates-sql.ts";
+import { currentEventsSql, tileColumnsSql, tileFromRow, tileSql, upsertTilesSql } from "./aggregates-sql.ts";
 import { isoFromMs } from "./iso-time.ts";
 import { encodeTile, onlineHorizon } from "./windows.ts";
 
@@ -43,9 +43,11 @@ const identity = (w: EventWrite) =>
 // Each input row is an event (the last of the request for its identity). `prior` is the
 // event's latest stored row: by id (whatever its time; retractions are not the event) or by
 // time. `changed` rows are stored; a moved event also leaves a retraction at its old time.
-// `affected` are the tiles those rows touch; each is folded from the committed current
-// events (less those this statement replaces) and this statement's rows: the snapshot does
-// not see the statement's own inserts.
+// `touched` are the tiles those rows lie in. A tile that only gained new events adds them to
+// its stored partial aggregate (ai_feature_tiles): the push costs its own events, however
+// many the tile holds. A tile where an event was restated, moved or retracted is refolded
+// from the committed current events (less those this statement replaces; the snapshot does
+// not see the statement's own inserts) and this statement's rows.
 export const writeEventsSql = `
 WITH input AS MATERIALIZED (
   SELECT x.*, nextval('ai_feature_ingest_seq') AS seq
@@ -72,7 +74,7 @@ WITH input AS MATERIALIZED (
   SELECT i.*, p.prior_ts, p.prior_ts IS NOT NULL AS existed,
          p.prior_ts IS NOT DISTINCT FROM i.event_timestamp AND p.prior_value = i.value AS same
   FROM input i JOIN prior p USING (ord)
-), ins AS (
+), ins AS MATERIALIZED (
   INSERT INTO ai_feature_values
     (tenant_id, feature_id, feature_version, entity_type, entity_id, value, value_type, event_timestamp, ingest_seq, event_id)
   SELECT $2, feature_id, feature_version, entity_type, entity_id, value, 'scalar', event_timestamp, seq, event_id
@@ -85,18 +87,48 @@ WITH input AS MATERIALIZED (
             ingest_seq, event_id
 ), steps AS (
   SELECT DISTINCT feature_id, feature_version, step FROM input
-), affected AS MATERIALIZED (
-  SELECT DISTINCT n.feature_id, n.feature_version, n.entity_type, n.entity_id, s.step,
-         ${tileSql("n.event_timestamp", "s.step")} AS tile
+), touched AS MATERIALIZED (
+  SELECT feature_id, feature_version, entity_type, entity_id, step, tile, bool_or(refold) AS refold
+  FROM (SELECT feature_id, feature_version, entity_type, entity_id, step,
+               ${tileSql("event_timestamp", "step")} AS tile, existed AS refold
+        FROM judged WHERE NOT same
+        UNION ALL
+        SELECT feature_id, feature_version, entity_type, entity_id, step, ${tileSql("prior_ts", "step")}, true
+        FROM judged WHERE existed AND prior_ts <> event_timestamp) t
+  GROUP BY 1, 2, 3, 4, 5, 6
+), revisions AS (
+  SELECT feature_id, feature_version, entity_id, max(ingest_seq) AS revision FROM ins GROUP BY 1, 2, 3
+), own AS MATERIALIZED (
+  -- The statement's new events, each with its tile.
+  SELECT n.feature_id, n.feature_version, n.entity_type, n.entity_id, n.event_timestamp, n.ingest_seq, n.value,
+         n.event_id, ${tileSql("n.event_timestamp", "s.step")} AS tile
   FROM ins n JOIN steps s USING (feature_id, feature_version)
+  WHERE n.value_type <> 'retracted'
+), added AS (
+  SELECT t.feature_id, t.feature_version, t.entity_type, t.entity_id, t.tile, t.step, ${tileColumnsSql("o")}
+  FROM touched t JOIN own o
+    ON o.feature_id = t.feature_id AND o.feature_version = t.feature_version AND o.entity_type = t.entity_type
+   AND o.entity_id = t.entity_id AND o.tile = t.tile
+  WHERE NOT t.refold
+  GROUP BY 1, 2, 3, 4, 5, 6
+), added_tiles AS (
+  ${upsertTilesSql(
+    `SELECT $2::uuid, a.feature_id, a.feature_version, a.entity_type, a.entity_id, a.tile,
+            to_timestamp(a.tile * a.step), a.n, a.sum, a.min, a.max, a.first_ms, a.first_seq, a.first_json,
+            a.last_ms, a.last_seq, a.last_json, r.revision
+     FROM added a JOIN revisions r USING (feature_id, feature_version, entity_id)`,
+    true,
+  )}
 ), committed AS (
-  SELECT a.feature_id, a.feature_version, a.entity_id, a.tile, c.event_timestamp, c.ingest_seq, c.value, c.event_id
-  FROM affected a CROSS JOIN LATERAL ${currentEventsSql(`v.tenant_id = $2 AND v.feature_id = a.feature_id
-    AND v.feature_version = a.feature_version AND v.entity_type = a.entity_type AND v.entity_id = a.entity_id
-    AND v.event_timestamp > to_timestamp((a.tile - 1) * a.step) AND v.event_timestamp <= to_timestamp(a.tile * a.step)`)} c
-), tile_events AS (
+  SELECT t.feature_id, t.feature_version, t.entity_id, t.tile, c.event_timestamp, c.ingest_seq, c.value, c.event_id
+  FROM touched t CROSS JOIN LATERAL ${currentEventsSql(`v.tenant_id = $2 AND v.feature_id = t.feature_id
+    AND v.feature_version = t.feature_version AND v.entity_type = t.entity_type AND v.entity_id = t.entity_id
+    AND v.event_timestamp > to_timestamp((t.tile - 1) * t.step) AND v.event_timestamp <= to_timestamp(t.tile * t.step)`)} c
+  WHERE t.refold
+), refold_events AS (
   -- Committed events this statement does not replace (a hashed anti-join: ids are never ''),
-  -- and the statement's own events.
+  -- the statement's own events, and each refolded tile once without an event, so a tile
+  -- left empty folds to n = 0 instead of vanishing.
   SELECT c.feature_id, c.feature_version, c.entity_id, c.tile, c.event_timestamp, c.ingest_seq, c.value
   FROM committed c
   WHERE NOT EXISTS (SELECT 1 FROM ins n
@@ -104,20 +136,26 @@ WITH input AS MATERIALIZED (
                       AND n.entity_id = c.entity_id AND n.event_timestamp = c.event_timestamp
                       AND COALESCE(n.event_id, '') = COALESCE(c.event_id, ''))
   UNION ALL
-  SELECT n.feature_id, n.feature_version, n.entity_id, ${tileSql("n.event_timestamp", "s.step")}, n.event_timestamp,
-         n.ingest_seq, n.value
-  FROM ins n JOIN steps s USING (feature_id, feature_version)
-  WHERE n.value_type <> 'retracted'
-), folded AS (
-  -- Each affected tile once more without an event, so a tile left empty (its event moved
-  -- or was retracted) folds to n = 0 instead of vanishing.
+  SELECT o.feature_id, o.feature_version, o.entity_id, o.tile, o.event_timestamp, o.ingest_seq, o.value
+  FROM own o JOIN touched t
+    ON o.feature_id = t.feature_id AND o.feature_version = t.feature_version AND o.entity_type = t.entity_type
+   AND o.entity_id = t.entity_id AND o.tile = t.tile
+  WHERE t.refold
+  UNION ALL
+  SELECT feature_id, feature_version, entity_id, tile, NULL, NULL, NULL FROM touched WHERE refold
+), refolded AS (
   SELECT e.feature_id, e.feature_version, e.entity_id, e.tile, ${tileColumnsSql("e")}
-  FROM (SELECT * FROM tile_events
-        UNION ALL
-        SELECT feature_id, feature_version, entity_id, tile, NULL, NULL, NULL FROM affected) e
-  GROUP BY 1, 2, 3, 4
-), revisions AS (
-  SELECT feature_id, feature_version, entity_id, max(ingest_seq) AS revision FROM ins GROUP BY 1, 2, 3
+  FROM refold_events e GROUP BY 1, 2, 3, 4
+), refolded_tiles AS (
+  ${upsertTilesSql(
+    `SELECT $2::uuid, f.feature_id, f.feature_version, t.entity_type, f.entity_id, f.tile,
+            to_timestamp(f.tile * t.step), f.n, f.sum, f.min, f.max, f.first_ms, f.first_seq, f.first_json,
+            f.last_ms, f.last_seq, f.last_json, r.revision
+     FROM refolded f
+     JOIN touched t USING (feature_id, feature_version, entity_id, tile)
+     JOIN revisions r USING (feature_id, feature_version, entity_id)`,
+    false,
+  )}
 )
 SELECT (SELECT count(*) FILTER (WHERE NOT same) FROM judged)::int AS offline_inserted,
        (SELECT count(*) FILTER (WHERE existed AND NOT same) FROM judged)::int AS restated,
@@ -127,7 +165,8 @@ SELECT (SELECT count(*) FILTER (WHERE NOT same) FROM judged)::int AS offline_ins
           'revision', r.revision::text, 'n', t.n, 'sum', t.sum, 'min', t.min, 'max', t.max,
           'first_ms', t.first_ms, 'first_seq', t.first_seq, 'first_json', t.first_json,
           'last_ms', t.last_ms, 'last_seq', t.last_seq, 'last_json', t.last_json)), '[]')
-        FROM folded t JOIN revisions r USING (feature_id, feature_version, entity_id)) AS tiles`;
+        FROM (SELECT * FROM added_tiles UNION ALL SELECT * FROM refolded_tiles) t
+        JOIN revisions r USING (feature_id, feature_version, entity_id)) AS tiles`;
 
 /** The lock of each (feature version, entity) pushed, taken in one order so two pushes cannot deadlock. */
 const lockSql = `

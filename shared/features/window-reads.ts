@@ -1,11 +1,11 @@
 // Aggregated stream features read from Postgres when the online store lacks their tiles (or
-// is down): the tiles of each (feature version, entity) from the window's start on, in one
-// round trip, with the revision a fill of the online store is stamped with (the latest
-// ingestion of that feature version and entity: what the fill's snapshot includes).
+// is down): the tiles of each (feature version, entity) from the window's start on
+// (ai_feature_tiles), in one round trip, with the revision a fill of the online store is
+// stamped with (the latest ingestion of that feature version and entity: what the fill's
+// snapshot includes).
 import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
-import { currentEventsSql, tileColumnsSql, tileFromRow, tileSql } from "./aggregates-sql.ts";
-import { isoFromMs } from "./iso-time.ts";
+import { tileFromRow } from "./aggregates-sql.ts";
 import { type Tile, windowTiles } from "./windows.ts";
 
 export interface WindowTiles {
@@ -15,24 +15,22 @@ export interface WindowTiles {
   revision: number;
 }
 
+// The tiles from the window's start on, and the revision: the latest that changed any tile
+// of the feature version and entity (its latest ingestion).
 const statement = `
 WITH req AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(i int, feature_id uuid, feature_version int, entity_id text,
-                                                   step int, after timestamptz)
+                                                   from_tile bigint)
 )
 SELECT r.i,
-       (SELECT max(h.ingest_seq) FROM ai_feature_values h
-        WHERE h.feature_id = r.feature_id AND h.feature_version = r.feature_version
-          AND h.entity_type = $2 AND h.entity_id = r.entity_id)::text AS revision,
-       t.*
-FROM req r LEFT JOIN LATERAL (
-  SELECT e.tile::text AS tile, ${tileColumnsSql("e")}
-  FROM (SELECT c.event_timestamp, c.ingest_seq, c.value, ${tileSql("c.event_timestamp", "r.step")} AS tile
-        FROM ${currentEventsSql(`v.feature_id = r.feature_id AND v.feature_version = r.feature_version
-          AND v.entity_type = $2 AND v.entity_id = r.entity_id
-          AND (r.after IS NULL OR v.event_timestamp > r.after)`)} c) e
-  GROUP BY e.tile
-) t ON true`;
+       (SELECT max(a.rev) FROM ai_feature_tiles a
+        WHERE a.feature_id = r.feature_id AND a.feature_version = r.feature_version
+          AND a.entity_type = $2 AND a.entity_id = r.entity_id)::text AS revision,
+       t.tile::text AS tile, t.n, t.sum, t.min, t.max, t.first_ms, t.first_seq::text, t.first_json,
+       t.last_ms, t.last_seq::text, t.last_json
+FROM req r LEFT JOIN ai_feature_tiles t
+  ON t.feature_id = r.feature_id AND t.feature_version = r.feature_version AND t.entity_type = $2
+ AND t.entity_id = r.entity_id AND (r.from_tile IS NULL OR t.tile >= r.from_tile) AND t.n > 0`;
 
 /** For each (aggregated feature version, entity), its tiles of the window answered at `atMs` and on. */
 export async function readWindowTiles(
@@ -51,8 +49,7 @@ export async function readWindowTiles(
       feature_id: feature.id,
       feature_version: feature.version,
       entity_id: entityId,
-      step: window.intervalSeconds,
-      after: from === Number.NEGATIVE_INFINITY ? null : isoFromMs((from - 1) * window.intervalSeconds * 1000),
+      from_tile: from === Number.NEGATIVE_INFINITY ? null : from,
     };
   });
   const [result] = await withTenantSql(

@@ -5,7 +5,12 @@
 // the latest ingestion. With asOfIngestion the probe also requires created_at <= t, so rows
 // backfilled or restated later cannot leak into the past.
 
-import { currentEventsSql, windowAnswerSql, windowEndSql } from "#shared/features/aggregates-sql.ts";
+import {
+  currentEventsSql,
+  windowAnswerFromTilesSql,
+  windowAnswerSql,
+  windowEndSql,
+} from "#shared/features/aggregates-sql.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./types.ts";
 
@@ -65,7 +70,9 @@ export function probeQueries(request: TrainingSetRequest, pairsSql: string): Pro
   return [
     ...(scalar.length ? [statement("ai_feature_values", "v.value::text", scalar)] : []),
     ...(vectors.length ? [statement("ai_feature_embeddings", "v.embedding::text", vectors)] : []),
-    ...(windowed.length ? [{ text: windowStatement(pairsSql, windowed), values: values(windowed) }] : []),
+    ...(windowed.length
+      ? [{ text: windowStatement(pairsSql, windowed, request.asOfIngestion), values: values(windowed) }]
+      : []),
   ];
 }
 
@@ -75,23 +82,35 @@ export function probeQueries(request: TrainingSetRequest, pairsSql: string): Pro
  * boundary <= t (windows.ts). One lateral per feature, since each has its own fold; the
  * window is an index range of the lookup index.
  */
-function windowStatement(pairsSql: string, features: { feature: ServedFeature; index: number }[]): string {
+function windowStatement(
+  pairsSql: string,
+  features: { feature: ServedFeature; index: number }[],
+  asOfIngestion: boolean,
+): string {
   const parts = features.map(({ feature }, k) => {
     const window = feature.window!;
     const step = String(window.intervalSeconds);
     const end = windowEndSql("r.ts", step);
-    return `SELECT r.ord, r.entity_id, (extract(epoch FROM r.ts) * 1000)::float8 AS ts_ms,
-             ($3::int[])[${k + 1}] AS fi, agg.value, agg.event_ms
-      FROM req r CROSS JOIN LATERAL (
-        SELECT ${windowAnswerSql(window.aggregation, "e")}
+    const lastTile = `floor(extract(epoch FROM r.ts) / ${step})::bigint`;
+    // Without asOfIngestion the window is whole tiles: their partial aggregates are folded.
+    // With it, each event's ingestion time matters: the events themselves are folded.
+    const answer = asOfIngestion
+      ? `SELECT ${windowAnswerSql(window.aggregation, "e")}
         FROM ${currentEventsSql(
           `v.feature_id = ($2::uuid[])[${k + 1}] AND v.feature_version = ($4::int[])[${k + 1}]
           AND v.entity_type = $1 AND v.entity_id = r.entity_id
           AND v.event_timestamp <= ${end}
           ${window.sizeSeconds === null ? "" : `AND v.event_timestamp > ${end} - make_interval(secs => ${window.sizeSeconds})`}`,
           "($5 OR v.created_at <= r.ts)",
-        )} e
-      ) agg`;
+        )} e`
+      : `SELECT ${windowAnswerFromTilesSql(window.aggregation, "t")}
+        FROM ai_feature_tiles t
+        WHERE t.feature_id = ($2::uuid[])[${k + 1}] AND t.feature_version = ($4::int[])[${k + 1}] AND $5
+          AND t.entity_type = $1 AND t.entity_id = r.entity_id AND t.tile <= ${lastTile}
+          ${window.sizeSeconds === null ? "" : `AND t.tile > ${lastTile} - ${window.sizeSeconds / window.intervalSeconds}`}`;
+    return `SELECT r.ord, r.entity_id, (extract(epoch FROM r.ts) * 1000)::float8 AS ts_ms,
+             ($3::int[])[${k + 1}] AS fi, agg.value, agg.event_ms
+      FROM req r CROSS JOIN LATERAL (${answer}) agg`;
   });
   return `WITH req AS (${pairsSql})\n${parts.join("\nUNION ALL\n")}`;
 }

@@ -11,6 +11,7 @@
 //      page cursor is saved, so a retry resumes where the last attempt stopped.
 import { sql } from "drizzle-orm";
 import { TenantConnection, type TenantContext, tenantRows } from "#shared/db/tenant.ts";
+import { currentEventsSql, tileColumnsSql, upsertTilesSql } from "#shared/features/aggregates-sql.ts";
 import { bindTransformation, windowValues } from "#shared/features/transformation.ts";
 import { checkedValuesSql, sqlLiteral } from "#shared/features/value-checks-sql.ts";
 import { writeStatementSql } from "#shared/features/writes.ts";
@@ -128,6 +129,20 @@ async function stageAndWrite(
       await query(`DROP TABLE ${stage}`);
       dropped = true;
       const row = counts!;
+      // An aggregated feature's rows are events: the tiles they lie in are refolded here, in
+      // the same transaction, so training sets and reads that fold tiles see them.
+      if (feature.window && row.seq_low !== null && row.seq_high !== null) {
+        await query(unitTilesSql, [
+          feature.id,
+          feature.version,
+          window.end.toISOString(),
+          row.seq_low,
+          row.seq_high,
+          Math.ceil(window.end.getTime() / 1000 / feature.window.intervalSeconds),
+          feature.window.intervalSeconds,
+          ctx.tenantId,
+        ]);
+      }
       // Without an offline store there is no history to compare with: every valid value is written.
       const written =
         feature.offlineEnabled || feature.dataType === "embedding"
@@ -158,6 +173,32 @@ async function stageAndWrite(
     await connection.close();
   }
 }
+
+/**
+ * The tiles a unit's events lie in (all at the window's end: one tile per entity), refolded
+ * from their current events. Parameters: feature, version, window end, the unit's sequence
+ * range, the tile, the interval, the tenant.
+ */
+const unitTilesSql = `
+WITH written AS (
+  SELECT DISTINCT v.entity_type, v.entity_id FROM ai_feature_values v
+  WHERE v.feature_id = $1 AND v.feature_version = $2 AND v.event_timestamp = $3::timestamptz
+    AND v.ingest_seq BETWEEN $4 AND $5
+), folded AS (
+  SELECT w.entity_type, w.entity_id, f.*
+  FROM written w CROSS JOIN LATERAL (
+    SELECT ${tileColumnsSql("c")}
+    FROM ${currentEventsSql(`v.feature_id = $1 AND v.feature_version = $2 AND v.entity_type = w.entity_type
+      AND v.entity_id = w.entity_id AND v.event_timestamp > to_timestamp(($6::bigint - 1) * $7::int)
+      AND v.event_timestamp <= to_timestamp($6::bigint * $7::int)`)} c
+  ) f
+)
+${upsertTilesSql(
+  `SELECT $8::uuid, $1::uuid, $2::int, entity_type, entity_id, $6::bigint, to_timestamp($6::bigint * $7::int),
+          n, sum, min, max, first_ms, first_seq, first_json, last_ms, last_seq, last_json, $5::bigint
+   FROM folded`,
+  false,
+)}`;
 
 /** The write statement of a unit: the staged rows checked, the valid ones written, failures counted with samples. */
 function unitWriteSql(

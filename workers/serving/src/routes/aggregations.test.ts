@@ -173,6 +173,21 @@ describe("stream window aggregations", () => {
             ).toEqual(expectedAt(events, f, times[i]!));
           }
         });
+        // asOfIngestion folds the events themselves (each ingested by then): the same answers.
+        const nowMs = Date.now();
+        const asOf = await api.as(tenantId).post("/v1/features/historical", {
+          entityType: "user",
+          entityTimestampPairs: [{ entityId, timestamp: isoFromMs(nowMs) }],
+          features: names,
+          asOfIngestion: true,
+        });
+        expect(asOf.status, asOf.text).toBe(200);
+        for (const f of features) {
+          expect(
+            asOf.body.rows[0].features[`agg.${f.name}`],
+            `${f.name} asOfIngestion: ${JSON.stringify(events)}`,
+          ).toEqual(expectedAt(events, f, nowMs));
+        }
       }),
       { numRuns: 25, seed: 4242 },
     );
@@ -290,13 +305,11 @@ describe("stream window aggregations", () => {
       })),
     );
     rows.push({ entityId: "x1", eventTimestamp: isoFromMs(at), features: { "b.plain": "p1" } } as any);
-    await api
-      .as(ctx.tenantId)
-      .post("/v1/features/online", {
-        entityType: "user",
-        entityIds: ["x0", "x1", "x2"],
-        features: ["a.n", "b.s", "b.m"],
-      });
+    await api.as(ctx.tenantId).post("/v1/features/online", {
+      entityType: "user",
+      entityIds: ["x0", "x1", "x2"],
+      features: ["a.n", "b.s", "b.m"],
+    });
     expect((await api.as(ctx.tenantId).post("/v1/features/push", { entityType: "user", rows })).body.rejected).toBe(0);
     const request = { entityType: "user", entityIds: ["x2", "x0", "x1"], features: ["b.m", "b.plain", "a.n", "b.s"] };
     for (const client of [api, api, fromPostgres]) {
