@@ -12,6 +12,7 @@ import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import { ownerSql } from "#harness/stack.ts";
 import { signToken } from "#harness/tokens.ts";
 import { withTenantSql } from "#shared/db/tenant.ts";
+import { tileColumnsSql, tileSql } from "#shared/features/aggregates-sql.ts";
 import { findGroup } from "#shared/registry/groups.ts";
 import worker from "../workers/serving/src/index.ts";
 import { interleaved, percentile, report } from "./stats.ts";
@@ -232,7 +233,24 @@ async function ensureEvents(): Promise<string[]> {
     );
     console.log(`events: ${Math.min(events, from + batch)} / ${events} (${Date.now() - started} ms)`);
   }
+  // The tiles of the generated events, as writers keep them (a push adds to them, a unit
+  // refolds them): built here in one pass, since the events were inserted directly.
+  const [tiles] = await owner`SELECT count(*)::int AS n FROM ai_feature_tiles WHERE tenant_id = ${historyTenant}`;
+  if (Number(tiles!.n) === 0) {
+    const started = Date.now();
+    await owner.query(
+      `INSERT INTO ai_feature_tiles (tenant_id, feature_id, feature_version, entity_type, entity_id, tile, tile_end,
+                                     n, sum, min, max, first_ms, first_seq, first_json, last_ms, last_seq, last_json, rev)
+       SELECT e.tenant_id, e.feature_id, e.feature_version, e.entity_type, e.entity_id, e.tile, to_timestamp(e.tile * 60),
+              ${tileColumnsSql("e")}, max(e.ingest_seq)
+       FROM (SELECT v.*, ${tileSql("v.event_timestamp", "60")} AS tile FROM ai_feature_values v WHERE v.tenant_id = $1) e
+       GROUP BY e.tenant_id, e.feature_id, e.feature_version, e.entity_type, e.entity_id, e.tile`,
+      [historyTenant],
+    );
+    console.log(`tiles built in ${Date.now() - started} ms`);
+  }
   await owner.query("ANALYZE ai_feature_values");
+  await owner.query("ANALYZE ai_feature_tiles");
   return ids;
 }
 
