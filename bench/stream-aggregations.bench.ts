@@ -237,17 +237,23 @@ async function ensureEvents(): Promise<string[]> {
   // refolds them): built here in one pass, since the events were inserted directly.
   const [tiles] = await owner`SELECT count(*)::int AS n FROM ai_feature_tiles WHERE tenant_id = ${historyTenant}`;
   if (Number(tiles!.n) === 0) {
-    const started = Date.now();
-    await owner.query(
-      `INSERT INTO ai_feature_tiles (tenant_id, feature_id, feature_version, entity_type, entity_id, tile, tile_end,
-                                     n, sum, min, max, first_ms, first_seq, first_json, last_ms, last_seq, last_json, rev)
-       SELECT e.tenant_id, e.feature_id, e.feature_version, e.entity_type, e.entity_id, e.tile, to_timestamp(e.tile * 60),
-              ${tileColumnsSql("e")}, max(e.ingest_seq)
-       FROM (SELECT v.*, ${tileSql("v.event_timestamp", "60")} AS tile FROM ai_feature_values v WHERE v.tenant_id = $1) e
-       GROUP BY e.tenant_id, e.feature_id, e.feature_version, e.entity_type, e.entity_id, e.tile`,
-      [historyTenant],
-    );
-    console.log(`tiles built in ${Date.now() - started} ms`);
+    // Three days at a time (whole tiles: (start, end] on minute boundaries), so no statement
+    // runs into the client's timeout.
+    const step = 3 * 86_400_000;
+    for (let from = monthStart - 60_000; from < monthStart + monthSeconds * 1000; from += step) {
+      const started = Date.now();
+      await owner.query(
+        `INSERT INTO ai_feature_tiles (tenant_id, feature_id, feature_version, entity_type, entity_id, tile, tile_end,
+                                       n, sum, min, max, first_ms, first_seq, first_json, last_ms, last_seq, last_json, rev)
+         SELECT e.tenant_id, e.feature_id, e.feature_version, e.entity_type, e.entity_id, e.tile, to_timestamp(e.tile * 60),
+                ${tileColumnsSql("e")}, max(e.ingest_seq)
+         FROM (SELECT v.*, ${tileSql("v.event_timestamp", "60")} AS tile FROM ai_feature_values v
+               WHERE v.tenant_id = $1 AND v.event_timestamp > $2 AND v.event_timestamp <= $3) e
+         GROUP BY e.tenant_id, e.feature_id, e.feature_version, e.entity_type, e.entity_id, e.tile`,
+        [historyTenant, new Date(from).toISOString(), new Date(from + step).toISOString()],
+      );
+      console.log(`tiles: through ${new Date(from + step).toISOString()} (${Date.now() - started} ms)`);
+    }
   }
   await owner.query("ANALYZE ai_feature_values");
   await owner.query("ANALYZE ai_feature_tiles");

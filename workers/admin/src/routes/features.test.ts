@@ -43,6 +43,7 @@ describe("features: happy paths", () => {
     expect(versions.body.items).toHaveLength(1);
     expect(versions.body.items[0]).toMatchObject({ version: 1, changelog: "Initial version", stats: null });
     expect(versions.body.items[0].definitionSnapshot).toEqual(created.body);
+    expect(created.body.aggregationIntervalSeconds).toBe(60);
   });
 
   it("walks a feature through three versions: history, snapshots and diffs", async () => {
@@ -118,6 +119,9 @@ describe("features: happy paths", () => {
       [{ dataType: "embedding", embeddingDimension: 8 }, 6],
       [{ embeddingDimension: 16 }, 7],
       [{ status: "deprecated" }, 7],
+      [{ dataType: "int64", embeddingDimension: null, sourceType: "stream", aggregationType: "count" }, 8],
+      [{ aggregationIntervalSeconds: 10 }, 9],
+      [{ windowSizeSeconds: 3600 }, 10],
     ];
     for (const [change, version] of steps) {
       const r = await t.patch("/v1/admin/features/user.f", change);
@@ -182,6 +186,14 @@ describe("features: definition checks and bad input", () => {
     t.post(`/v1/admin/groups/${groupId}/features`, { name: "f", displayName: "F", sourceType: "stream", ...body });
 
   it.each([
+    [
+      "a window that is not whole intervals",
+      { dataType: "int64", aggregationType: "count", windowSizeSeconds: 90, aggregationIntervalSeconds: 60 },
+      "windowSizeSeconds",
+    ],
+    ["an aggregated embedding", { dataType: "embedding", embeddingDimension: 4, aggregationType: "last" }, "aggregationType"],
+    ["max of a string", { dataType: "string", aggregationType: "max" }, "aggregationType"],
+    ["an interval over a day", { dataType: "int64", aggregationType: "count", aggregationIntervalSeconds: 86_401 }, "aggregationIntervalSeconds"],
     ["an embedding without a dimension", { dataType: "embedding" }, "embeddingDimension"],
     ["a dimension on a non-embedding", { dataType: "int64", embeddingDimension: 4 }, "embeddingDimension"],
     ["min greater than max", { dataType: "float64", validationRules: { min: 2, max: 1 } }, "validationRules.min"],
