@@ -9,6 +9,7 @@ import { signToken } from "#harness/tokens.ts";
 import { withTenantSql } from "#shared/db/tenant.ts";
 import { findGroup } from "#shared/registry/groups.ts";
 import worker from "../workers/serving/src/index.ts";
+import { forEachNdjsonRow } from "./ndjson.ts";
 import { report } from "./stats.ts";
 import { historyYearSeconds, historyYearStart, trainingPairs } from "./training-pairs.ts";
 
@@ -123,29 +124,16 @@ it("point-in-time: streamed historical route vs Feast's join-then-rank", async (
     );
     expect(response.status).toBe(200);
     const answer: string[] = [];
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buffered = "";
     let present = 0;
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += value;
-      let nl = buffered.indexOf("\n");
-      while (nl >= 0) {
-        const row = JSON.parse(buffered.slice(0, nl));
-        // Kept compact, only to check the answer against the reference afterwards.
-        answer.push(
-          names
-            .map((n) =>
-              row.statuses[n] === "PRESENT" ? `${row.features[n]}@${Date.parse(row.eventTimestamps[n])}` : "",
-            )
-            .join(","),
-        );
-        present += names.filter((n) => row.statuses[n] === "PRESENT").length;
-        buffered = buffered.slice(nl + 1);
-        nl = buffered.indexOf("\n");
-      }
-    }
+    await forEachNdjsonRow(response.body!, (row) => {
+      // Kept compact, only to check the answer against the reference afterwards.
+      answer.push(
+        names
+          .map((n) => (row.statuses[n] === "PRESENT" ? `${row.features[n]}@${Date.parse(row.eventTimestamps[n])}` : ""))
+          .join(","),
+      );
+      present += names.filter((n) => row.statuses[n] === "PRESENT").length;
+    });
     expect(answer).toHaveLength(pairs.length);
     return { ms: performance.now() - started, answer, present };
   }

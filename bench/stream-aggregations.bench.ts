@@ -15,6 +15,7 @@ import { withTenantSql } from "#shared/db/tenant.ts";
 import { tileColumnsSql, tileSql } from "#shared/features/aggregates-sql.ts";
 import { findGroup } from "#shared/registry/groups.ts";
 import worker from "../workers/serving/src/index.ts";
+import { forEachNdjsonRow } from "./ndjson.ts";
 import { interleaved, percentile, report } from "./stats.ts";
 
 const quick = Boolean(env.BENCH_QUICK);
@@ -312,20 +313,7 @@ it("training-set aggregates: the historical route against a SQL window-function 
   );
   expect(response.status).toBe(200);
   const answer: number[][] = [];
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffered += value;
-    let nl = buffered.indexOf("\n");
-    while (nl >= 0) {
-      const row = JSON.parse(buffered.slice(0, nl));
-      answer.push(names.map((n) => row.features[n]));
-      buffered = buffered.slice(nl + 1);
-      nl = buffered.indexOf("\n");
-    }
-  }
+  await forEachNdjsonRow(response.body!, (row) => answer.push(names.map((n) => row.features[n])));
   const productMs = performance.now() - started;
   expect(answer).toHaveLength(pairCount);
 
