@@ -55,6 +55,13 @@ const checks: Record<string, (body: any) => boolean> = {
     Array.isArray(b.rows) && b.rows.length === 2 && b.rows[1].statuses["user.conversation_count"] === "PRESENT",
   search: (b) => Array.isArray(b.results) && b.results.length === 5,
   registry: (b) => b.name === "conversation_count" && b.dataType === "int64",
+  // A stream count over the last hour (0 for a conversation without pushed events) and a
+  // duration computed when read.
+  "windowed count and on-demand duration": (b) =>
+    b.statuses?.["messages_last_hour"] === "PRESENT" &&
+    typeof b.features["messages_last_hour"] === "number" &&
+    b.statuses?.["duration_seconds"] === "PRESENT" &&
+    typeof b.features["duration_seconds"] === "number",
 };
 let failures = 0;
 for (const call of demo.calls) {

@@ -259,7 +259,7 @@ async function main() {
       curl: `curl -s ${h} localhost:${ports.serving}/v1/embeddings/search -d '{"feature":"message.embedding","entityId":"${messageId}","k":5}'`,
     },
     {
-      name: "windowed count (stream aggregation) and duration (computed when read)",
+      name: "windowed count and on-demand duration",
       curl: `curl -s ${h} localhost:${ports.serving}/v1/features/online -d '{"entityType":"conversation","entityId":"${conversationId}","features":["messages_last_hour","message_count","duration_seconds"]}'`,
     },
     { name: "registry", curl: `curl -s ${h} localhost:${ports.admin}/v1/admin/features/user.conversation_count` },
@@ -292,8 +292,8 @@ async function showWindowedCount(token: string): Promise<void> {
   const conversationId = `demo-conversation-${Date.now()}`;
   const features = ["conversation.messages_last_hour", "conversation.message_count"];
   for (let round = 1; round <= 3; round++) {
-    // 11 s old: inside the window that ends at the last 10-second boundary.
-    const eventTimestamp = new Date(Date.now() - 11_000).toISOString();
+    // 61 s old: inside every window answered now (each ends at the last 10 s or 60 s boundary).
+    const eventTimestamp = new Date(Date.now() - 61_000).toISOString();
     const rows = [1, 2].map((i) => ({
       entityId: conversationId,
       eventTimestamp,
