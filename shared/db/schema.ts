@@ -298,6 +298,21 @@ export const featureTiles = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.featureId, t.featureVersion, t.entityType, t.entityId, t.tile] })],
 );
 
+/** Where each pushed event id lives now (migration 0014). */
+export const featureEventTimes = pgTable(
+  "ai_feature_event_times",
+  {
+    tenantId: uuid("tenant_id").notNull(),
+    featureId: uuid("feature_id").notNull(),
+    featureVersion: integer("feature_version").notNull(),
+    entityType: text("entity_type").notNull(),
+    entityId: text("entity_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventTimestamp: tz("event_timestamp").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.featureId, t.featureVersion, t.entityType, t.entityId, t.eventId] })],
+);
+
 /** Every table that carries tenant data, with the column that names the tenant. */
 export const tenantTables = {
   tenants: { table: tenants, tenantColumn: "id" },
@@ -316,4 +331,5 @@ export const tenantTables = {
   ai_feature_materialization_units: { table: materializationUnits, tenantColumn: "tenant_id" },
   ai_feature_cache_repairs: { table: cacheRepairs, tenantColumn: "tenant_id" },
   ai_feature_tiles: { table: featureTiles, tenantColumn: "tenant_id" },
+  ai_feature_event_times: { table: featureEventTimes, tenantColumn: "tenant_id" },
 } as const;

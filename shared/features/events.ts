@@ -41,7 +41,7 @@ const identity = (w: EventWrite) =>
   `${w.feature.field}\u0000${w.entityId}\u0000${w.eventId === null ? `t${w.eventMs}` : `i${w.eventId}`}`;
 
 // Each input row is an event (the last of the request for its identity). `prior` is the
-// event's latest stored row: by id (whatever its time; retractions are not the event) or by
+// event's latest stored row: by id (at the time ai_feature_event_times says it lives) or by
 // time. `changed` rows are stored; a moved event also leaves a retraction at its old time.
 // `touched` are the tiles those rows lie in. A tile that only gained new events adds them to
 // its stored partial aggregate (ai_feature_tiles): the push costs its own events, however
@@ -58,11 +58,16 @@ WITH input AS MATERIALIZED (
 ), prior AS MATERIALIZED (
   SELECT i.ord, p.event_timestamp AS prior_ts, p.value AS prior_value
   FROM input i LEFT JOIN LATERAL (
-    (SELECT h.event_timestamp, h.value, h.ingest_seq FROM ai_feature_values h
-     WHERE i.event_id IS NOT NULL AND h.tenant_id = $2 AND h.feature_id = i.feature_id
-       AND h.feature_version = i.feature_version AND h.entity_type = i.entity_type AND h.entity_id = i.entity_id
-       AND h.event_id = i.event_id AND h.value_type <> 'retracted'
-     ORDER BY h.ingest_seq DESC LIMIT 1)
+    (SELECT h.event_timestamp, h.value, h.ingest_seq
+     FROM ai_feature_event_times e CROSS JOIN LATERAL (
+       SELECT h.event_timestamp, h.value, h.ingest_seq FROM ai_feature_values h
+       WHERE h.tenant_id = $2 AND h.feature_id = e.feature_id AND h.feature_version = e.feature_version
+         AND h.entity_type = e.entity_type AND h.entity_id = e.entity_id
+         AND h.event_timestamp = e.event_timestamp AND h.event_id = e.event_id
+       ORDER BY h.ingest_seq DESC LIMIT 1) h
+     WHERE i.event_id IS NOT NULL AND e.tenant_id = $2 AND e.feature_id = i.feature_id
+       AND e.feature_version = i.feature_version AND e.entity_type = i.entity_type AND e.entity_id = i.entity_id
+       AND e.event_id = i.event_id)
     UNION ALL
     (SELECT h.event_timestamp, h.value, h.ingest_seq FROM ai_feature_values h
      WHERE i.event_id IS NULL AND h.tenant_id = $2 AND h.feature_id = i.feature_id
@@ -85,6 +90,14 @@ WITH input AS MATERIALIZED (
   FROM judged WHERE existed AND prior_ts <> event_timestamp
   RETURNING tenant_id, feature_id, feature_version, entity_type, entity_id, value, value_type, event_timestamp,
             ingest_seq, event_id
+), event_times AS (
+  -- Where a stored or moved event id now lives (ai_feature_event_times, migration 0014).
+  INSERT INTO ai_feature_event_times AS et
+    (tenant_id, feature_id, feature_version, entity_type, entity_id, event_id, event_timestamp)
+  SELECT $2, feature_id, feature_version, entity_type, entity_id, event_id, event_timestamp
+  FROM judged WHERE event_id IS NOT NULL AND NOT same AND prior_ts IS DISTINCT FROM event_timestamp
+  ON CONFLICT (tenant_id, feature_id, feature_version, entity_type, entity_id, event_id)
+    DO UPDATE SET event_timestamp = excluded.event_timestamp
 ), steps AS (
   SELECT DISTINCT feature_id, feature_version, step FROM input
 ), touched AS MATERIALIZED (
