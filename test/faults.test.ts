@@ -51,7 +51,14 @@ const recent = (secondsAgo: number) => new Date(Date.now() - secondsAgo * 1000).
 beforeAll(async () => {
   ctx = testTenantContext();
   const { groups } = await defineFeatures(ctx, [
-    { name: "user", entityType: "user", features: [{ name: "n", dataType: "int64" }] },
+    {
+      name: "user",
+      entityType: "user",
+      features: [
+        { name: "n", dataType: "int64" },
+        { name: "events", dataType: "int64", aggregationType: "count", windowSizeSeconds: 3600 },
+      ],
+    },
   ]);
   groupId = groups.get("user")!.id;
 });
@@ -177,6 +184,41 @@ describe("2. Postgres down", () => {
     expect(repaired).toBeGreaterThanOrEqual(1);
     const after = await read(entity);
     expect(after.body).toMatchObject({ features: { n: 2 }, metadata: { servedFrom: "redis" } });
+    expect(await repairTenantCache(ctx)).toBe(0);
+  });
+});
+
+describe("2c. Aggregated events pushed while Redis is down", () => {
+  it("are counted in Postgres at once, and the cache repair drops the stale tiles Redis kept", async () => {
+    const entity = "events-without-redis";
+    const pushEvent = (eventId: string) =>
+      api.as(ctx.tenantId).post("/v1/features/push", {
+        entityType: "user",
+        rows: [{ entityId: entity, eventId, eventTimestamp: recent(90), features: { events: 1 } }],
+      });
+    const count = async () =>
+      (
+        await api
+          .as(ctx.tenantId)
+          .post("/v1/features/online", { entityType: "user", entityId: entity, features: ["events"] })
+      ).body;
+    expect((await pushEvent("a")).status).toBe(200);
+    await count(); // fills the tiles
+    expect(await count()).toMatchObject({ features: { events: 1 }, metadata: { servedFrom: "redis" } });
+
+    await fault("upstash", { kind: "refuse" });
+    const acked = await pushEvent("b");
+    expect(acked.status, acked.text).toBe(200);
+    expect(acked.body.cache).toBe("unavailable");
+    // Redis down: the count comes from the tiles in Postgres, already right.
+    expect(await count()).toMatchObject({ features: { events: 2 }, metadata: { servedFrom: "postgres" } });
+
+    await clearFaults();
+    await settle();
+    // Redis is back with the tiles it had: the repair, not the cache's TTL, drops them.
+    expect((await count()).features.events).toBe(1);
+    expect(await repairTenantCache(ctx)).toBeGreaterThanOrEqual(1);
+    expect((await count()).features.events).toBe(2);
     expect(await repairTenantCache(ctx)).toBe(0);
   });
 });
