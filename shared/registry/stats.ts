@@ -12,12 +12,16 @@ export async function computeFeatureStats(
 ) {
   // One sort of the range keeps each key's latest ingestion (a per-row NOT EXISTS probe took
   // minutes on a million rows).
+  // An aggregated feature's events are (event id, time): each counts, and a retraction (an
+  // event moved away) is no value.
   const latest = sql`(
-    SELECT DISTINCT ON (v.entity_type, v.entity_id, v.event_timestamp) v.value
-    FROM ai_feature_values v
-    WHERE v.feature_id = ${feature.id} AND v.feature_version = ${feature.version}
-      AND v.event_timestamp >= ${from.toISOString()} AND v.event_timestamp <= ${to.toISOString()}
-    ORDER BY v.entity_type, v.entity_id, v.event_timestamp, v.ingest_seq DESC) AS v`;
+    SELECT * FROM (
+      SELECT DISTINCT ON (v.entity_type, v.entity_id, v.event_timestamp, v.event_id) v.value, v.value_type
+      FROM ai_feature_values v
+      WHERE v.feature_id = ${feature.id} AND v.feature_version = ${feature.version}
+        AND v.event_timestamp >= ${from.toISOString()} AND v.event_timestamp <= ${to.toISOString()}
+      ORDER BY v.entity_type, v.entity_id, v.event_timestamp, v.event_id, v.ingest_seq DESC) AS current
+    WHERE current.value_type <> 'retracted') AS v`;
   // One statement, so the range is read (and sorted) once for the summary and the histogram.
   // Numbers: 10 equal-width buckets labelled by their lower bound. Anything else: the 20 most
   // common values. The bounds are scalar subqueries (InitPlans, computed once): as a joined

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { apiClient, expectError } from "#harness/http.ts";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import { isoFromMs } from "#shared/features/iso-time.ts";
+import { computeFeatureStats } from "#shared/registry/stats.ts";
 import worker from "../index.ts";
 
 const api = apiClient(worker);
@@ -320,5 +321,28 @@ describe("stream window aggregations", () => {
         { "b.m": 10, "b.plain": "p1", "a.n": 2, "b.s": 1 + 2 },
       ]);
     }
+  });
+
+  it("gives stats of the current events: each id at one time counts, a moved event once", async () => {
+    const ctx = testTenantContext();
+    const { features: defined } = await defineFeatures(ctx, [
+      { name: "s", entityType: "user", features: [{ name: "v", dataType: "float64", aggregationType: "sum" }] },
+    ]);
+    const t = Date.now() - 600_000;
+    const event = (eventId: string, ms: number, v: number) => ({
+      entityId: "e",
+      eventId,
+      eventTimestamp: isoFromMs(ms),
+      features: { "s.v": v },
+    });
+    await api.as(ctx.tenantId).post("/v1/features/push", {
+      entityType: "user",
+      rows: [event("a", t, 1), event("b", t, 2), event("c", t + 1000, 3)],
+    });
+    // c moves: its old time keeps a retraction, which is no value.
+    await api.as(ctx.tenantId).post("/v1/features/push", { entityType: "user", rows: [event("c", t + 2000, 3)] });
+    const feature = defined.get("s.v")!;
+    const stats = await computeFeatureStats(ctx, { id: feature.id, version: 1 }, new Date(t - 1000), new Date());
+    expect(stats).toMatchObject({ count: 3, nullRate: 0, mean: 2, min: 1, max: 3 });
   });
 });
