@@ -181,11 +181,19 @@ SELECT (SELECT count(*) FILTER (WHERE NOT same) FROM judged)::int AS offline_ins
         FROM (SELECT * FROM added_tiles UNION ALL SELECT * FROM refolded_tiles) t
         JOIN revisions r USING (feature_id, feature_version, entity_id)) AS tiles`;
 
-/** The lock of each (feature version, entity) pushed, taken in one order so two pushes cannot deadlock. */
+/**
+ * The locks of a push, in one order so two pushes cannot deadlock: each feature version's
+ * lock shared (a materialization unit of that version takes it alone, so its refold of the
+ * tiles and a push's never interleave), then each (feature version, entity)'s alone.
+ */
 const lockSql = `
-SELECT count(pg_advisory_xact_lock(k)) FROM (
-  SELECT DISTINCT hashtextextended(x, 0) AS k FROM unnest($1::text[]) AS x ORDER BY 1
-) keys`;
+SELECT (SELECT count(pg_advisory_xact_lock_shared(k)) FROM (
+          SELECT DISTINCT hashtextextended(x, 0) AS k FROM unnest($1::text[]) AS x ORDER BY 1) versions)
+     + (SELECT count(pg_advisory_xact_lock(k)) FROM (
+          SELECT DISTINCT hashtextextended(x, 0) AS k FROM unnest($2::text[]) AS x ORDER BY 1) entities)`;
+
+/** The advisory lock key of a feature version's tiles (hashtextextended of it, in SQL). */
+export const versionLockKey = (tenantId: string, field: string) => `tiles:${tenantId}:${field}`;
 
 /** Most pushed tiles change a few of a set: the set is pruned when it outgrows the window by this much. */
 function maxTilesOf(feature: ServedFeature): number {
@@ -214,11 +222,12 @@ export async function writeEvents(ctx: TenantContext, writes: readonly EventWrit
     value: w.value,
     step: w.feature.window!.intervalSeconds,
   }));
+  const versionKeys = [...new Set(writes.map((w) => versionLockKey(ctx.tenantId, w.feature.field)))];
   const lockKeys = [...new Set(rows.map((r) => `${ctx.tenantId}:${r.feature_id}@${r.feature_version}:${r.entity_id}`))];
   let result: Record<string, unknown>[] | undefined;
   try {
     [, result] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
-      sql.query(lockSql, [lockKeys]),
+      sql.query(lockSql, [versionKeys, lockKeys]),
       sql.query(writeEventsSql, [JSON.stringify(rows), ctx.tenantId]),
     ]);
   } catch (error) {

@@ -107,4 +107,75 @@ describe("jobs by source type", () => {
     expect(again.body.results.map((r: any) => r.features["user.conversations_3d"])).toEqual(users!.map((u) => u.last3));
     expect(features.get("user.conversations_now")!.sourceType).toBe("on_demand");
   });
+
+  it("keeps tiles equal to their events when pushes land in the tiles a unit refolds", async () => {
+    const tenantId = await createTenant("source-types-race");
+    const ctx = testTenantContext(tenantId);
+    const today = Math.floor(Date.now() / DAY) * DAY;
+    await insertConversations(tenantId, 3, generateConversations(8, 30, 3, new Date(today - 6 * DAY), new Date(today)));
+    const { groups } = await defineFeatures(ctx, [
+      {
+        name: "user",
+        entityType: "user",
+        features: [
+          {
+            name: "conversations_3d",
+            dataType: "int64",
+            sourceType: "stream",
+            aggregationType: "sum",
+            windowSizeSeconds: 3 * 86_400,
+            aggregationIntervalSeconds: 86_400,
+            transformationSql: `SELECT user_id AS entity_id, COUNT(*) AS value FROM ai_conversations
+              WHERE created_at >= :start_time AND created_at < :end_time GROUP BY user_id`,
+          },
+        ],
+      },
+    ]);
+    const users = await ownerSql()`SELECT DISTINCT user_id::text AS id FROM ai_conversations
+      WHERE tenant_id = ${tenantId} AND user_id IS NOT NULL ORDER BY 1`;
+    const ids = users.map((u) => u.id as string);
+    await createJob(ctx, {
+      featureGroupId: groups.get("user")!.id,
+      jobType: "point_in_time",
+      startTime: new Date(today - 6 * DAY).toISOString(),
+      endTime: new Date(today).toISOString(),
+    });
+    // Pushed events at the windows' ends: the very tiles the units refold.
+    let pushes = 0;
+    let running = true;
+    const pushing = (async () => {
+      while (running || pushes < 5) {
+        const n = pushes++;
+        const push = await api.as(tenantId).post("/v1/features/push", {
+          entityType: "user",
+          rows: ids.map((entityId, e) => ({
+            entityId,
+            eventId: `p${n}`,
+            eventTimestamp: new Date(today - ((n + e) % 3) * DAY).toISOString(),
+            features: { "user.conversations_3d": 1 },
+          })),
+        });
+        expect(push.body.rejected).toBe(0);
+      }
+    })();
+    const jobs = await runJobs(tenantId).finally(() => {
+      running = false;
+    });
+    await pushing;
+    expect(jobs.map((j) => j.status)).toEqual(["completed"]);
+
+    // The tiles (what reads and training sets fold) against the events themselves.
+    const at = new Date().toISOString();
+    const ask = (asOfIngestion: boolean) =>
+      api.as(tenantId).post("/v1/features/historical", {
+        entityType: "user",
+        entityTimestampPairs: ids.map((entityId) => ({ entityId, timestamp: at })),
+        features: ["user.conversations_3d"],
+        asOfIngestion,
+      });
+    const fromTiles = (await ask(false)).body.rows.map((r: any) => r.features["user.conversations_3d"]);
+    const fromEvents = (await ask(true)).body.rows.map((r: any) => r.features["user.conversations_3d"]);
+    expect(fromTiles).toEqual(fromEvents);
+    expect(fromEvents.reduce((a: number, b: number) => a + b, 0)).toBeGreaterThanOrEqual(pushes);
+  });
 });

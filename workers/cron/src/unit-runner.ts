@@ -12,6 +12,7 @@
 import { sql } from "drizzle-orm";
 import { TenantConnection, type TenantContext, tenantRows } from "#shared/db/tenant.ts";
 import { currentEventsSql, tileColumnsSql, upsertTilesSql } from "#shared/features/aggregates-sql.ts";
+import { versionLockKey } from "#shared/features/events.ts";
 import { bindTransformation, windowValues } from "#shared/features/transformation.ts";
 import { checkedValuesSql, sqlLiteral } from "#shared/features/value-checks-sql.ts";
 import { writeStatementSql } from "#shared/features/writes.ts";
@@ -117,6 +118,12 @@ async function stageAndWrite(
         [unit.job_id, unit.unit_index],
       );
       if (locked?.status !== "pending") return null;
+      // An aggregated feature's tiles are refolded below: pushes of this version wait until
+      // the unit commits (they take the same lock shared), so no refold loses the other's events.
+      if (feature.window)
+        await query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+          versionLockKey(ctx.tenantId, feature.field),
+        ]);
       // The statement sorts and keeps the unit's rows (checks, restatement order, newest per
       // key): in memory rather than spilled to disk at the default 4 MB.
       await query("SET LOCAL work_mem = '64MB'");
