@@ -34,6 +34,18 @@ async function runJobs(tenantId: string) {
   }
 }
 
+/** Each daily window's count is one event; the feature sums the last 3 days' events. */
+const conversations3d = {
+  name: "conversations_3d",
+  dataType: "int64" as const,
+  sourceType: "stream" as const,
+  aggregationType: "sum" as const,
+  windowSizeSeconds: 3 * 86_400,
+  aggregationIntervalSeconds: 86_400,
+  transformationSql: `SELECT user_id AS entity_id, COUNT(*) AS value FROM ai_conversations
+    WHERE created_at >= :start_time AND created_at < :end_time GROUP BY user_id`,
+};
+
 describe("jobs by source type", () => {
   it("skip on-demand features, and store an aggregated feature's windows as events whose tiles reads refold", async () => {
     const tenantId = await createTenant("source-types");
@@ -45,17 +57,7 @@ describe("jobs by source type", () => {
         name: "user",
         entityType: "user",
         features: [
-          {
-            // Each daily window's count is one event; the feature sums the last 3 days' events.
-            name: "conversations_3d",
-            dataType: "int64",
-            sourceType: "stream",
-            aggregationType: "sum",
-            windowSizeSeconds: 3 * 86_400,
-            aggregationIntervalSeconds: 86_400,
-            transformationSql: `SELECT user_id AS entity_id, COUNT(*) AS value FROM ai_conversations
-              WHERE created_at >= :start_time AND created_at < :end_time GROUP BY user_id`,
-          },
+          conversations3d,
           {
             name: "conversations_now",
             dataType: "int64",
@@ -117,18 +119,7 @@ describe("jobs by source type", () => {
       {
         name: "user",
         entityType: "user",
-        features: [
-          {
-            name: "conversations_3d",
-            dataType: "int64",
-            sourceType: "stream",
-            aggregationType: "sum",
-            windowSizeSeconds: 3 * 86_400,
-            aggregationIntervalSeconds: 86_400,
-            transformationSql: `SELECT user_id AS entity_id, COUNT(*) AS value FROM ai_conversations
-              WHERE created_at >= :start_time AND created_at < :end_time GROUP BY user_id`,
-          },
-        ],
+        features: [conversations3d],
       },
     ]);
     const users = await ownerSql()`SELECT DISTINCT user_id::text AS id FROM ai_conversations
