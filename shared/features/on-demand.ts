@@ -9,8 +9,14 @@ import type { TenantContext } from "#shared/db/tenant.ts";
 import { AppError } from "#shared/http/errors.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { bindTransformation, inSandbox, windowValues } from "./transformation.ts";
-import { checkValue, fromTransformation } from "./values.ts";
+import { checkValue, fromTransformation, type ValueType } from "./values.ts";
 import { type FeatureWrite, writeFeatureValues } from "./writes.ts";
+
+/** A value computed when read, with its storage kind (an embedding is logged to the embeddings). */
+export interface ComputedValue {
+  value: unknown;
+  valueType: ValueType;
+}
 
 /** A feature computed when read rather than stored. */
 export const isOnDemand = (f: ServedFeature) => f.sourceType === "on_demand" && f.transformationSql !== null;
@@ -30,8 +36,8 @@ export async function computeOnDemand(
   entityIds: readonly string[],
   readMs: number,
   statementTimeoutMs: number,
-): Promise<Map<string, Map<string, unknown>>> {
-  const out = new Map<string, Map<string, unknown>>();
+): Promise<Map<string, Map<string, ComputedValue>>> {
+  const out = new Map<string, Map<string, ComputedValue>>();
   if (features.length === 0 || entityIds.length === 0) return out;
   const readAt = new Date(readMs);
   const bound = features.map((f) => bindTransformation(f.transformationSql!));
@@ -60,10 +66,10 @@ export async function computeOnDemand(
     );
   }
   features.forEach((feature, i) => {
-    const values = new Map<string, unknown>();
+    const values = new Map<string, ComputedValue>();
     for (const row of results[i] as Record<string, unknown>[]) {
       const checked = checkValue(feature, fromTransformation(feature.dataType, row.value));
-      if (checked.ok) values.set(row.entity_id as string, checked.value);
+      if (checked.ok) values.set(row.entity_id as string, { value: checked.value, valueType: checked.valueType });
       else console.warn(`on-demand ${feature.qualifiedName} gave an invalid value: ${checked.reason}`);
     }
     out.set(feature.field, values);
@@ -75,16 +81,16 @@ export async function computeOnDemand(
 export function logServedValues(
   ctx: TenantContext,
   entityType: string,
-  served: readonly { feature: ServedFeature; entityId: string; value: unknown }[],
+  served: readonly { feature: ServedFeature; entityId: string; computed: ComputedValue }[],
   readMs: number,
 ): void {
-  const writes: FeatureWrite[] = served.map(({ feature, entityId, value }) => ({
+  const writes: FeatureWrite[] = served.map(({ feature, entityId, computed }) => ({
     // Offline only: the online store has nothing to serve for a feature computed when read.
     feature: { ...feature, onlineEnabled: false },
     entityType,
     entityId,
-    value,
-    valueType: "scalar",
+    value: computed.value,
+    valueType: computed.valueType,
     eventMs: readMs,
   }));
   if (writes.length) ctx.defer(writeFeatureValues(ctx, writes));

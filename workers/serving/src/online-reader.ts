@@ -272,7 +272,7 @@ export async function readOnlineFeatures(
 
   const computed = plan.onDemand.length ? await onDemand : null;
   if (computed) postgresRoundTrips++;
-  const served: { feature: ServedFeature; entityId: string; value: unknown }[] = [];
+  const served: Parameters<typeof logServedValues>[2][number][] = [];
 
   const now = Date.now();
   const windowIndex = new Map(plan.windowed.map((f, i) => [f, i]));
@@ -295,9 +295,10 @@ export async function readOnlineFeatures(
         if (answer) [found, value, eventMs] = [true, answer.value, answer.eventMs];
       } else {
         const values = computed!.get(feature.field)!;
-        if (values.has(entityId)) {
-          [found, value, eventMs] = [true, values.get(entityId), readMs];
-          served.push({ feature, entityId, value });
+        const computedValue = values.get(entityId);
+        if (computedValue) {
+          [found, value, eventMs] = [true, computedValue.value, readMs];
+          served.push({ feature, entityId, computed: computedValue });
         }
       }
       const status = found ? statusOf(feature, eventMs, now) : "NOT_FOUND";

@@ -40,6 +40,13 @@ beforeAll(async () => {
         { name: "duration", dataType: "int64", sourceType: "on_demand", transformationSql: durationSql },
         { name: "age", dataType: "float64", sourceType: "on_demand", transformationSql: ageSql },
         { name: "slow", dataType: "int64", sourceType: "on_demand", transformationSql: slowSql },
+        {
+          name: "vec",
+          dataType: "embedding",
+          embeddingDimension: 3,
+          sourceType: "on_demand",
+          transformationSql: "SELECT id AS entity_id, ARRAY[0.5, 0.25, 1]::float8[] AS value FROM ai_conversations",
+        },
         { name: "status", dataType: "string", sourceType: "stream" },
       ],
     },
@@ -98,6 +105,19 @@ describe("on-demand features", () => {
     expect(training.body.rows[0].eventTimestamps["conv.duration"]).toBe(isoFromMs(servedAt));
     // Just before, the earlier read's value (80 or 50), never the one served later.
     expect([50, 80]).toContain(training.body.rows[1].features["conv.duration"]);
+  });
+
+  it("logs an on-demand embedding where embeddings live, so training sets find it", async () => {
+    const read = await api
+      .as(tenantId)
+      .post("/v1/features/online", { entityType: "conversation", entityId: conversation, features: ["conv.vec"] });
+    expect(read.body.features["conv.vec"]).toEqual([0.5, 0.25, 1]);
+    const training = await api.as(tenantId).post("/v1/features/historical", {
+      entityType: "conversation",
+      entityTimestampPairs: [{ entityId: conversation, timestamp: read.body.timestamps["conv.vec"] }],
+      features: ["conv.vec"],
+    });
+    expect(training.body.rows[0].features["conv.vec"]).toEqual([0.5, 0.25, 1]);
   });
 
   it("answers 422 naming the feature when the computation overruns its statement timeout", async () => {
