@@ -17,7 +17,8 @@ import { type TileWrite, tileInvalidations } from "#shared/online-store/store.ts
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { currentEventsSql, tileColumnsSql, tileFromRow, tileSql, upsertTilesSql } from "./aggregates-sql.ts";
 import { isoFromMs } from "./iso-time.ts";
-import { encodeTile, onlineHorizon } from "./windows.ts";
+import { encodeTile, onlineHorizon, windowTileCount } from "./windows.ts";
+import type { WriteResult } from "./writes.ts";
 
 export interface EventWrite {
   feature: ServedFeature;
@@ -26,15 +27,6 @@ export interface EventWrite {
   eventId: string | null;
   eventMs: number;
   value: unknown;
-}
-
-export interface EventWriteResult {
-  offlineInserted: number;
-  restated: number;
-  unchanged: number;
-  /** Tiles written to the online store. */
-  onlineUpdated: number;
-  cache: "written" | "unavailable" | "disabled";
 }
 
 const identity = (w: EventWrite) =>
@@ -48,7 +40,7 @@ const identity = (w: EventWrite) =>
 // many the tile holds. A tile where an event was restated, moved or retracted is refolded
 // from the committed current events (less those this statement replaces; the snapshot does
 // not see the statement's own inserts) and this statement's rows.
-export const writeEventsSql = `
+const writeEventsSql = `
 WITH input AS MATERIALIZED (
   SELECT x.*, nextval('ai_feature_ingest_seq') AS seq
   FROM (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
@@ -195,13 +187,7 @@ SELECT (SELECT count(pg_advisory_xact_lock_shared(k)) FROM (
 /** The advisory lock key of a feature version's tiles (hashtextextended of it, in SQL). */
 export const versionLockKey = (tenantId: string, field: string) => `tiles:${tenantId}:${field}`;
 
-/** Most pushed tiles change a few of a set: the set is pruned when it outgrows the window by this much. */
-function maxTilesOf(feature: ServedFeature): number {
-  const window = feature.window!;
-  return window.sizeSeconds === null ? 0 : window.sizeSeconds / window.intervalSeconds + 1;
-}
-
-export async function writeEvents(ctx: TenantContext, writes: readonly EventWrite[]): Promise<EventWriteResult> {
+export async function writeEvents(ctx: TenantContext, writes: readonly EventWrite[]): Promise<WriteResult> {
   if (writes.length === 0)
     return { offlineInserted: 0, restated: 0, unchanged: 0, onlineUpdated: 0, cache: "disabled" };
   // Later rows of a request are later ingestions: only the last of each event counts.
@@ -266,7 +252,7 @@ export async function writeEvents(ctx: TenantContext, writes: readonly EventWrit
         entityId: t.entity_id as string,
         revision: Number(t.revision),
         horizon,
-        maxTiles: maxTilesOf(feature),
+        maxTiles: windowTileCount(feature.window!),
         tiles: [],
       };
       byKey.set(key, write);

@@ -3,13 +3,31 @@ import type { AggregationWindow } from "#shared/registry/snapshot.ts";
 import {
   decodeFolded,
   encodeTile,
-  eventTile,
   foldTiles,
   onlineHorizon,
+  type Tile,
   tileOf,
   windowTiles,
   windowValue,
 } from "./windows.ts";
+
+/** One event as a one-event tile (`value` already JSON-checked). */
+function eventTile(eventMs: number, seq: number, value: unknown): Tile {
+  const json = JSON.stringify(value);
+  const x = typeof value === "number" ? value : null;
+  return {
+    count: 1,
+    sum: x ?? 0,
+    min: x,
+    max: x,
+    firstMs: eventMs,
+    firstSeq: seq,
+    firstJson: json,
+    lastMs: eventMs,
+    lastSeq: seq,
+    lastJson: json,
+  };
+}
 
 const minute = (sizeSeconds: number | null): AggregationWindow => ({
   aggregation: "count",

@@ -41,6 +41,11 @@ export function windowTiles(atMs: number, window: AggregationWindow): { from: nu
   return { from, to };
 }
 
+/** How many tiles a window spans (the online store prunes a set that outgrew it); 0 for a window without a size. */
+export function windowTileCount(window: AggregationWindow): number {
+  return window.sizeSeconds === null ? 0 : window.sizeSeconds / window.intervalSeconds + 1;
+}
+
 /** Tiles below this are outside every window answered from `atMs` on: the online store drops them. */
 export function onlineHorizon(atMs: number, window: AggregationWindow): number {
   return windowTiles(atMs, window).from;
@@ -143,23 +148,5 @@ export function decodeFolded(text: string): Tile | null {
     lastMs: Number(parts[5]),
     lastSeq: 0,
     lastJson: jsons.slice(tab + 1),
-  };
-}
-
-/** One event as a one-event tile (`value` already JSON-checked). */
-export function eventTile(eventMs: number, seq: number, value: unknown): Tile {
-  const json = JSON.stringify(value);
-  const x = typeof value === "number" ? value : null;
-  return {
-    count: 1,
-    sum: x ?? 0,
-    min: x,
-    max: x,
-    firstMs: eventMs,
-    firstSeq: seq,
-    firstJson: json,
-    lastMs: eventMs,
-    lastSeq: seq,
-    lastJson: json,
   };
 }

@@ -16,6 +16,7 @@ import {
   foldTiles,
   onlineHorizon,
   type Tile,
+  windowTileCount,
   windowTiles,
   windowValue,
 } from "#shared/features/windows.ts";
@@ -136,7 +137,7 @@ function windowFromPostgres(
       entityId,
       revision: read.revision,
       horizon: onlineHorizon(readMs, window),
-      maxTiles: window.sizeSeconds === null ? 0 : window.sizeSeconds / window.intervalSeconds + 1,
+      maxTiles: windowTileCount(window),
       tiles: [...read.tiles].map(([id, tile]) => ({ id, encoded: encodeTile(read.revision, tile) })),
     },
   };

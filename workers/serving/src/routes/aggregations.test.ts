@@ -345,4 +345,65 @@ describe("stream window aggregations", () => {
     const stats = await computeFeatureStats(ctx, { id: feature.id, version: 1 }, new Date(t - 1000), new Date());
     expect(stats).toMatchObject({ count: 3, nullRate: 0, mean: 2, min: 1, max: 3 });
   });
+
+  it("answers the same aggregates in JSON, NDJSON and CSV training sets, empty windows included", async () => {
+    const entityId = `f${serial++}`;
+    const at = Math.floor(Date.now() / 60_000) * 60_000 - 120_000;
+    await api.as(tenantId).post("/v1/features/push", {
+      entityType: "user",
+      rows: [1, 2].map((k) => ({
+        entityId,
+        eventTimestamp: isoFromMs(at + k * 1000),
+        features: { "agg.sum_all": k / 4 },
+      })),
+    });
+    const body = {
+      entityType: "user",
+      entityTimestampPairs: [
+        { entityId, timestamp: isoFromMs(at) },
+        { entityId, timestamp: isoFromMs(at + 60_000) },
+      ],
+      features: ["agg.count_all", "agg.avg_all"],
+    };
+    // count_all has no events for this entity (only sum_all was pushed): 0 with no time.
+    const json = await api.as(tenantId).post("/v1/features/historical", body);
+    expect(json.body.rows.map((r: any) => [r.features, r.statuses, r.eventTimestamps])).toEqual([
+      [
+        { "agg.count_all": 0, "agg.avg_all": null },
+        { "agg.count_all": "PRESENT", "agg.avg_all": "NOT_FOUND" },
+        { "agg.count_all": null, "agg.avg_all": null },
+      ],
+      [
+        { "agg.count_all": 0, "agg.avg_all": null },
+        { "agg.count_all": "PRESENT", "agg.avg_all": "NOT_FOUND" },
+        { "agg.count_all": null, "agg.avg_all": null },
+      ],
+    ]);
+    const ndjson = await api.as(tenantId).call("/v1/features/historical", {
+      method: "POST",
+      body,
+      headers: { accept: "application/x-ndjson" },
+    });
+    expect(
+      ndjson.text
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    ).toEqual(json.body.rows);
+    const csv = await api.as(tenantId).call("/v1/features/historical", {
+      method: "POST",
+      body: { ...body, features: ["agg.sum_all", "agg.count_all", "agg.avg_all"] },
+      headers: { accept: "text/csv" },
+    });
+    expect(
+      csv.text
+        .trimEnd()
+        .split("\r\n")
+        .map((line) => line.split(",").slice(2)),
+    ).toEqual([
+      ["agg.sum_all", "agg.count_all", "agg.avg_all"],
+      ["0", "0", ""],
+      ["0.75", "0", ""],
+    ]);
+  });
 });
