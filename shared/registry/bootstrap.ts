@@ -14,7 +14,7 @@ export interface BootstrapReport {
 export async function bootstrapTenant(ctx: TenantContext): Promise<BootstrapReport> {
   const groupValues = TISTIS_GROUPS.map(
     (g) =>
-      sql`(${ctx.tenantId}, ${g.name}, ${g.displayName}, ${`Features for ${g.entityType} entity`}, ${g.entityType}, ${g.ttlSeconds}, ${ctx.subject})`,
+      sql`(${ctx.tenantId}, ${g.name}, ${g.displayName}, ${g.description ?? null}, ${g.entityType}, ${g.ttlSeconds ?? null}, ${ctx.subject})`,
   );
   const [, createdGroups, groups] = await tenantRows(ctx.db, ctx.tenantId, [
     ensureTenantRow(ctx.tenantId),

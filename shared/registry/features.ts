@@ -11,6 +11,7 @@ import { AppError } from "#shared/http/errors.ts";
 import { invalidateRegistryCache } from "./cache.ts";
 import { checkDefinition } from "./definition-checks.ts";
 import { ensureTenantRow, findGroup } from "./groups.ts";
+import { sameValue } from "./same-value.ts";
 import {
   type createFeatureBody,
   type FeatureDefinition,
@@ -63,6 +64,37 @@ export async function getFeature(ctx: TenantContext, refText: string): Promise<F
   return row.json;
 }
 
+const jsonParam = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+
+/**
+ * Inserts a feature and its version 1, returning `json`. `groupId` is SQL: an id, or a
+ * subquery by name when the group is created in the same transaction.
+ */
+export function insertFeatureSql(
+  ctx: TenantContext,
+  groupId: SQL,
+  input: Omit<z.infer<typeof createFeatureBody>, "changelog">,
+  changelog: string,
+): SQL {
+  return sql`WITH ins AS (
+      INSERT INTO ai_feature_definitions AS d
+        (tenant_id, group_id, name, display_name, description, data_type, embedding_dimension, source_type,
+         source_config, transformation_sql, aggregation_type, window_size_seconds, aggregation_interval_seconds,
+         validation_rules, tags, created_by)
+      VALUES (${ctx.tenantId}, ${groupId}, ${input.name}, ${input.displayName}, ${input.description ?? null},
+              ${input.dataType}, ${input.embeddingDimension ?? null}, ${input.sourceType}, ${jsonParam(input.sourceConfig)}::jsonb,
+              ${input.transformationSql ?? null}, ${input.aggregationType ?? null}, ${input.windowSizeSeconds ?? null},
+              ${input.aggregationIntervalSeconds ?? 60},
+              ${jsonParam(input.validationRules)}::jsonb, ${JSON.stringify(input.tags ?? [])}::jsonb, ${ctx.subject})
+      RETURNING d
+    ), version AS (
+      INSERT INTO ai_feature_versions (tenant_id, feature_id, version, changelog, definition_snapshot, created_by)
+      SELECT (ins.d).tenant_id, (ins.d).id, 1, ${changelog}, feature_definition_json(ins.d), (ins.d).created_by
+      FROM ins
+    )
+    SELECT feature_definition_json(ins.d) AS json FROM ins`;
+}
+
 export async function createFeature(
   ctx: TenantContext,
   groupRef: string,
@@ -82,28 +114,11 @@ export async function createFeature(
   };
   checkDefinition(definition);
   if (input.transformationSql) await checkTransformation(ctx.db, ctx.tenantId, input.transformationSql);
-  const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
   try {
     const rows = await tenantRows(ctx.db, ctx.tenantId, [
       ensureTenantRow(ctx.tenantId),
       ...(definition.embeddingDimension ? [sql`SELECT ensure_embedding_index(${definition.embeddingDimension})`] : []),
-      sql`WITH ins AS (
-            INSERT INTO ai_feature_definitions AS d
-              (tenant_id, group_id, name, display_name, description, data_type, embedding_dimension, source_type,
-               source_config, transformation_sql, aggregation_type, window_size_seconds, aggregation_interval_seconds,
-               validation_rules, tags, created_by)
-            VALUES (${ctx.tenantId}, ${group.id}, ${input.name}, ${input.displayName}, ${input.description ?? null},
-                    ${input.dataType}, ${definition.embeddingDimension}, ${input.sourceType}, ${json(input.sourceConfig)}::jsonb,
-                    ${input.transformationSql ?? null}, ${definition.aggregationType}, ${definition.windowSizeSeconds},
-                    ${definition.aggregationIntervalSeconds},
-                    ${json(input.validationRules)}::jsonb, ${JSON.stringify(input.tags ?? [])}::jsonb, ${ctx.subject})
-            RETURNING d
-          ), version AS (
-            INSERT INTO ai_feature_versions (tenant_id, feature_id, version, changelog, definition_snapshot, created_by)
-            SELECT (ins.d).tenant_id, (ins.d).id, 1, ${input.changelog ?? "Initial version"}, feature_definition_json(ins.d), (ins.d).created_by
-            FROM ins
-          )
-          SELECT feature_definition_json(ins.d) AS json FROM ins`,
+      insertFeatureSql(ctx, sql`${group.id}::uuid`, input, input.changelog ?? "Initial version"),
     ]);
     await invalidateRegistryCache(ctx.env, ctx.tenantId);
     return (rows.at(-1)![0] as unknown as FeatureRow).json;
@@ -164,19 +179,41 @@ const featureColumns: Record<string, string> = {
 };
 const jsonColumns = new Set(["sourceConfig", "validationRules", "tags"]);
 
-/** Equality of JSON values regardless of object key order. */
-function sameValue(a: unknown, b: unknown): boolean {
-  const canonical = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(canonical)
-      : v && typeof v === "object"
-        ? Object.fromEntries(
-            Object.keys(v)
-              .sort()
-              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-          )
-        : (v ?? null);
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+/**
+ * Updates a feature's columns; with `newVersion`, also writes version N+1 (made current
+ * when `promote`). Only the row `guard` still matches is touched; returns `json` (no row
+ * when the guard failed).
+ */
+export function updateFeatureSql(
+  ctx: TenantContext,
+  update: {
+    id: string;
+    guard: SQL;
+    changed: [string, unknown][];
+    newVersion: boolean;
+    promote: boolean;
+    changelog: string;
+  },
+): SQL {
+  const { newVersion, promote } = update;
+  const assignments = update.changed.map(([field, value]) =>
+    jsonColumns.has(field)
+      ? sql`${sql.identifier(featureColumns[field]!)} = ${value === null ? null : JSON.stringify(value)}::jsonb`
+      : sql`${sql.identifier(featureColumns[field]!)} = ${value}`,
+  );
+  return sql`WITH upd AS (
+      UPDATE ai_feature_definitions AS d
+      SET ${sql.join(assignments, sql`, `)}, version = d.version + ${newVersion ? 1 : 0},
+          current_version = CASE WHEN ${newVersion && promote} THEN d.version + 1 ELSE d.current_version END,
+          updated_at = now()
+      WHERE d.id = ${update.id} AND ${update.guard}
+      RETURNING d
+    ), version AS (
+      INSERT INTO ai_feature_versions (tenant_id, feature_id, version, changelog, definition_snapshot, created_by)
+      SELECT (upd.d).tenant_id, (upd.d).id, (upd.d).version, ${update.changelog}, feature_definition_json(upd.d), ${ctx.subject}
+      FROM upd WHERE ${newVersion}
+    )
+    SELECT feature_definition_json(upd.d) AS json FROM upd`;
 }
 
 export async function updateFeature(
@@ -197,30 +234,20 @@ export async function updateFeature(
     await checkTransformation(ctx.db, ctx.tenantId, merged.transformationSql);
   }
   const newVersion = changedFields.some((f) => (versionedFields as readonly string[]).includes(f));
-  const assignments = changed.map(([field, value]) =>
-    jsonColumns.has(field)
-      ? sql`${sql.identifier(featureColumns[field]!)} = ${value === null ? null : JSON.stringify(value)}::jsonb`
-      : sql`${sql.identifier(featureColumns[field]!)} = ${value}`,
-  );
   const note = changelog ?? `Changed ${changedFields.join(", ")}`;
   const rows = await tenantRows(ctx.db, ctx.tenantId, [
     ...(merged.embeddingDimension && changedFields.includes("embeddingDimension")
       ? [sql`SELECT ensure_embedding_index(${merged.embeddingDimension})`]
       : []),
     // The version check makes a concurrent update lose cleanly (409) instead of silently.
-    sql`WITH upd AS (
-          UPDATE ai_feature_definitions AS d
-          SET ${sql.join(assignments, sql`, `)}, version = d.version + ${newVersion ? 1 : 0},
-              current_version = CASE WHEN ${newVersion && promote} THEN d.version + 1 ELSE d.current_version END,
-              updated_at = now()
-          WHERE d.id = ${current.id} AND d.version = ${current.version}
-          RETURNING d
-        ), version AS (
-          INSERT INTO ai_feature_versions (tenant_id, feature_id, version, changelog, definition_snapshot, created_by)
-          SELECT (upd.d).tenant_id, (upd.d).id, (upd.d).version, ${note}, feature_definition_json(upd.d), ${ctx.subject}
-          FROM upd WHERE ${newVersion}
-        )
-        SELECT feature_definition_json(upd.d) AS json FROM upd`,
+    updateFeatureSql(ctx, {
+      id: current.id,
+      guard: sql`d.version = ${current.version}`,
+      changed,
+      newVersion,
+      promote,
+      changelog: note,
+    }),
   ]);
   const row = rows.at(-1)![0] as unknown as FeatureRow | undefined;
   if (!row)

@@ -19,18 +19,23 @@ interface GroupRow {
   json: FeatureGroup;
 }
 
+/** Inserts a group, returning `json`. */
+export function insertGroupSql(ctx: TenantContext, input: z.infer<typeof createGroupBody>): SQL {
+  return sql`INSERT INTO ai_feature_groups AS g
+      (tenant_id, name, display_name, description, entity_type, entity_id_column,
+       online_enabled, offline_enabled, ttl_seconds, tags, created_by)
+    VALUES (${ctx.tenantId}, ${input.name}, ${input.displayName}, ${input.description ?? null},
+            ${input.entityType}, ${input.entityIdColumn ?? "entity_id"}, ${input.onlineEnabled ?? true},
+            ${input.offlineEnabled ?? true}, ${input.ttlSeconds ?? null}, ${JSON.stringify(input.tags ?? [])}::jsonb,
+            ${ctx.subject})
+    RETURNING feature_group_json(g) AS json`;
+}
+
 export async function createGroup(ctx: TenantContext, input: z.infer<typeof createGroupBody>): Promise<FeatureGroup> {
   try {
     const [, rows] = await tenantRows(ctx.db, ctx.tenantId, [
       ensureTenantRow(ctx.tenantId),
-      sql`INSERT INTO ai_feature_groups AS g
-            (tenant_id, name, display_name, description, entity_type, entity_id_column,
-             online_enabled, offline_enabled, ttl_seconds, tags, created_by)
-          VALUES (${ctx.tenantId}, ${input.name}, ${input.displayName}, ${input.description ?? null},
-                  ${input.entityType}, ${input.entityIdColumn ?? "entity_id"}, ${input.onlineEnabled ?? true},
-                  ${input.offlineEnabled ?? true}, ${input.ttlSeconds ?? null}, ${JSON.stringify(input.tags ?? [])}::jsonb,
-                  ${ctx.subject})
-          RETURNING feature_group_json(g) AS json`,
+      insertGroupSql(ctx, input),
     ]);
     await invalidateRegistryCache(ctx.env, ctx.tenantId);
     return (rows![0] as unknown as GroupRow).json;
@@ -94,11 +99,8 @@ const groupColumns: Record<string, string> = {
   tags: "tags",
 };
 
-export async function updateGroup(
-  ctx: TenantContext,
-  groupId: string,
-  changes: z.infer<typeof updateGroupBody>,
-): Promise<FeatureGroup> {
+/** Updates the group `where` picks (alias g), returning `json`. */
+export function updateGroupSql(where: SQL, changes: Record<string, unknown>): SQL {
   const assignments = Object.entries(changes)
     .filter(([, v]) => v !== undefined)
     .map(([field, value]) =>
@@ -106,10 +108,16 @@ export async function updateGroup(
         ? sql`tags = ${JSON.stringify(value)}::jsonb`
         : sql`${sql.identifier(groupColumns[field]!)} = ${value}`,
     );
-  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [
-    sql`UPDATE ai_feature_groups AS g SET ${sql.join(assignments, sql`, `)}, updated_at = now()
-        WHERE g.id = ${groupId} RETURNING feature_group_json(g) AS json`,
-  ]);
+  return sql`UPDATE ai_feature_groups AS g SET ${sql.join(assignments, sql`, `)}, updated_at = now()
+      WHERE ${where} RETURNING feature_group_json(g) AS json`;
+}
+
+export async function updateGroup(
+  ctx: TenantContext,
+  groupId: string,
+  changes: z.infer<typeof updateGroupBody>,
+): Promise<FeatureGroup> {
+  const [rows] = await tenantRows(ctx.db, ctx.tenantId, [updateGroupSql(sql`g.id = ${groupId}`, changes)]);
   const row = rows![0] as unknown as GroupRow | undefined;
   if (!row) throw new AppError("NOT_FOUND", `Feature group ${groupId} not found`);
   await invalidateRegistryCache(ctx.env, ctx.tenantId);

@@ -6,6 +6,7 @@ import { registerBootstrapRoute } from "./routes/bootstrap.ts";
 import { registerFeatureRoutes } from "./routes/features.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
 import { registerJobRoutes } from "./routes/jobs.ts";
+import { registerRegistryRoutes, registryRoutePaths } from "./routes/registry.ts";
 
 const app = createWorkerApp({ service: "admin", env: adminEnv });
 
@@ -18,11 +19,14 @@ serveTenantApi(app, {
   },
   /** Registry documents are small; anything larger is a mistake or an attack. */
   maxBodyBytes: 64 * 1024,
+  // A declared registry (features as code) carries every feature's SQL: its routes allow more.
+  ownBodyLimits: registryRoutePaths,
 });
 
 registerGroupRoutes(app);
 registerFeatureRoutes(app);
 registerBootstrapRoute(app);
 registerJobRoutes(app);
+registerRegistryRoutes(app);
 
 export default app;

@@ -1,28 +1,6 @@
-// Serving worker: online reads, push ingestion, training sets and embedding search for the
-// token's tenant.
-import { servingEnv } from "#shared/env.ts";
-import { createWorkerApp, serveTenantApi } from "#shared/http/app.ts";
-import { registerBatchRoute } from "./routes/batch.ts";
-import { registerHistoricalRoute } from "./routes/historical.ts";
-import { registerOnlineRoute } from "./routes/online.ts";
-import { registerPushRoute } from "./routes/push.ts";
-import { registerSearchRoute } from "./routes/search.ts";
+// Serving worker: the HTTP API (app.ts) as the default export, and the same routes as
+// Workers RPC methods (FeatureStore) for a tenant's own Worker bound to this one.
+import app from "./app.ts";
 
-const app = createWorkerApp({ service: "serving", env: servingEnv });
-
-serveTenantApi(app, {
-  prefix: "/v1",
-  openApi: { path: "/v1/openapi.json", title: "Feature store serving API" },
-  /** 1 MB: a push of 1,000 rows, or 1,000 entity ids, fits comfortably. */
-  maxBodyBytes: 1024 * 1024,
-  // Training sets are asked for in bulk (up to 1,000,000 pairs): the route limits its body.
-  ownBodyLimits: ["/v1/features/historical"],
-});
-
-registerOnlineRoute(app);
-registerPushRoute(app);
-registerSearchRoute(app);
-registerHistoricalRoute(app);
-registerBatchRoute(app);
-
+export { FeatureStore } from "./rpc.ts";
 export default app;

@@ -7,7 +7,7 @@ import { tenantContext } from "#shared/http/tenant-context.ts";
 import { bootstrapTenant } from "#shared/registry/bootstrap.ts";
 
 const names = z.array(z.string());
-const reportSchema = z
+export const bootstrapReport = z
   .object({
     groups: z.object({ created: names, existing: names }),
     features: z.object({ created: names, existing: names }),
@@ -23,7 +23,7 @@ export function registerBootstrapRoute(app: OpenAPIHono<AppBindings>): void {
       tags: ["registry"],
       scope: "registry:write",
       responses: {
-        200: jsonResponse(reportSchema, "What was created and what already existed"),
+        200: jsonResponse(bootstrapReport, "What was created and what already existed"),
       },
     }),
     async (c) => c.json(await bootstrapTenant(tenantContext(c)), 200),

@@ -39,6 +39,18 @@ const refParam = z
   });
 const versionNumber = z.coerce.number().int().min(1).max(1_000_000);
 
+export const listFeaturesQuery = z.strictObject({
+  group: z.string().min(1).max(128).optional().openapi({ description: "Group id or name" }),
+  status: featureStatus.optional(),
+  dataType: dataType.optional(),
+  ...paginationQuery,
+});
+export const diffQuery = z.strictObject({ from: versionNumber, to: versionNumber });
+export const statsQuery = z.strictObject({ version: versionNumber.optional() });
+export const featureVersionStats = z
+  .object({ featureId: z.uuid(), version: z.number().int(), stats: featureStatsSchema.nullable() })
+  .openapi("FeatureVersionStats");
+
 export function registerFeatureRoutes(app: OpenAPIHono<AppBindings>): void {
   app.openapi(
     tenantRoute({
@@ -71,12 +83,7 @@ export function registerFeatureRoutes(app: OpenAPIHono<AppBindings>): void {
       tags: ["features"],
       scope: "registry:read",
       request: {
-        query: z.strictObject({
-          group: z.string().min(1).max(128).optional().openapi({ description: "Group id or name" }),
-          status: featureStatus.optional(),
-          dataType: dataType.optional(),
-          ...paginationQuery,
-        }),
+        query: listFeaturesQuery,
       },
       responses: {
         200: jsonResponse(pageSchema(featureSchema, "FeaturePage"), "A page of features"),
@@ -176,7 +183,7 @@ export function registerFeatureRoutes(app: OpenAPIHono<AppBindings>): void {
       scope: "registry:read",
       request: {
         params: z.object({ ref: refParam }),
-        query: z.strictObject({ from: versionNumber, to: versionNumber }),
+        query: diffQuery,
       },
       errors: [404],
       responses: { 200: jsonResponse(versionDiffSchema, "The diff") },
@@ -194,15 +201,10 @@ export function registerFeatureRoutes(app: OpenAPIHono<AppBindings>): void {
       summary: "Stats of the current version, or of ?version=N",
       tags: ["features"],
       scope: "registry:read",
-      request: { params: z.object({ ref: refParam }), query: z.strictObject({ version: versionNumber.optional() }) },
+      request: { params: z.object({ ref: refParam }), query: statsQuery },
       errors: [404],
       responses: {
-        200: jsonResponse(
-          z
-            .object({ featureId: z.uuid(), version: z.number().int(), stats: featureStatsSchema.nullable() })
-            .openapi("FeatureVersionStats"),
-          "Stats (null until a materialization computed them)",
-        ),
+        200: jsonResponse(featureVersionStats, "Stats (null until a materialization computed them)"),
       },
     }),
     async (c) => c.json(await getStats(tenantContext(c), c.req.valid("param").ref, c.req.valid("query").version), 200),

@@ -10,6 +10,12 @@ import { createGroupBody, entityType, groupSchema, groupStatus, updateGroupBody 
 
 const idParams = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
 
+export const listGroupsQuery = z.strictObject({
+  status: groupStatus.optional(),
+  entityType: entityType.optional(),
+  ...paginationQuery,
+});
+
 export function registerGroupRoutes(app: OpenAPIHono<AppBindings>): void {
   app.openapi(
     tenantRoute({
@@ -33,11 +39,7 @@ export function registerGroupRoutes(app: OpenAPIHono<AppBindings>): void {
       tags: ["groups"],
       scope: "registry:read",
       request: {
-        query: z.strictObject({
-          status: groupStatus.optional(),
-          entityType: entityType.optional(),
-          ...paginationQuery,
-        }),
+        query: listGroupsQuery,
       },
       responses: {
         200: jsonResponse(pageSchema(groupSchema, "FeatureGroupPage"), "A page of groups"),

@@ -10,6 +10,13 @@ import { createJobBody, jobSchema, jobStatus, jobType } from "#shared/registry/s
 
 const idParams = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
 
+export const listJobsQuery = z.strictObject({
+  status: jobStatus.optional(),
+  featureGroupId: z.uuid().optional(),
+  jobType: jobType.optional(),
+  ...paginationQuery,
+});
+
 export function registerJobRoutes(app: OpenAPIHono<AppBindings>): void {
   app.openapi(
     tenantRoute({
@@ -33,12 +40,7 @@ export function registerJobRoutes(app: OpenAPIHono<AppBindings>): void {
       tags: ["jobs"],
       scope: "registry:read",
       request: {
-        query: z.strictObject({
-          status: jobStatus.optional(),
-          featureGroupId: z.uuid().optional(),
-          jobType: jobType.optional(),
-          ...paginationQuery,
-        }),
+        query: listJobsQuery,
       },
       responses: {
         200: jsonResponse(pageSchema(jobSchema, "MaterializationJobPage"), "A page of jobs"),
