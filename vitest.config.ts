@@ -9,6 +9,8 @@ export default defineConfig({
       "./shared/vitest.config.ts",
       "./test/vitest.config.ts",
       "./test/node/vitest.config.ts",
+      "./test/rpc/vitest.config.ts",
+      "./client/vitest.config.ts",
     ],
   },
 });

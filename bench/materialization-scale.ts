@@ -13,6 +13,7 @@ import type { Readable } from "node:stream";
 import Redis from "ioredis";
 import { Miniflare } from "miniflare";
 import pg from "pg";
+import { bundleWorker } from "../scripts/lib/bundle-worker.ts";
 import { directUrl, localStack, neonUrl } from "../scripts/local/config.ts";
 import { startNeonServer } from "../scripts/local/neon-server.ts";
 import { startUpstashServer } from "../scripts/local/upstash-server.ts";
@@ -24,7 +25,6 @@ import { createGroup, findGroup } from "../shared/registry/groups.ts";
 import { createFeatureBody, createGroupBody } from "../shared/registry/schemas.ts";
 import { connectIsolateHeap } from "./isolate-heap.ts";
 import type { Measurement as BaseMeasurement } from "./stats.ts";
-import { bundleWorker } from "./workerd-host.ts";
 import { workerdRssMb } from "./workerd-memory.ts";
 
 const inspectorPort = 9243;

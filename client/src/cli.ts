@@ -22,8 +22,10 @@ async function loadRegistry(file: string): Promise<FeatureRegistry> {
   return registry;
 }
 
-function describe(error: unknown): string {
+function describe(error: unknown, url: string): string {
   if (!(error instanceof FeatureStoreError)) return (error as Error).message ?? String(error);
+  if (error.code === "NETWORK_ERROR" || error.code === "TIMEOUT")
+    return `cannot reach the admin worker at ${url} (${error.message}): is it running? (npm start)`;
   const details = Array.isArray(error.details)
     ? (error.details as { path?: string; message?: string }[])
         .map((d) => `\n  ${d.path ?? ""}: ${d.message ?? ""}`)
@@ -77,7 +79,7 @@ export async function main(argv: string[], out = console.log, err = console.erro
     );
     return 0;
   } catch (error) {
-    err(`fs ${command} failed: ${describe(error)}`);
+    err(`fs ${command} failed: ${describe(error, url)}`);
     return 1;
   }
 }
