@@ -51,13 +51,21 @@ describe("Workers RPC: env.FEATURES through a service binding", () => {
     });
     expect(pushed).toMatchObject({ accepted: 2, rejected: 0, offlineInserted: 4 });
 
-    const online = await a.store.getOnline({ entityType: "user", entityId: "u1", features: ["user.score", "user.vec"] });
+    const online = await a.store.getOnline({
+      entityType: "user",
+      entityId: "u1",
+      features: ["user.score", "user.vec"],
+    });
     expect(online.features).toEqual({ "user.score": 0.25, "user.vec": [1, 0, 0] });
     expect(online.timestamps["user.score"]).toBe(at);
     expect(online.statuses).toEqual({ "user.score": "PRESENT", "user.vec": "PRESENT" });
     expect(online.metadata.source).toBe("online");
 
-    const batch = await a.store.getOnlineBatch({ entityType: "user", entityIds: ["u1", "u2", "u3"], features: ["user.score"] });
+    const batch = await a.store.getOnlineBatch({
+      entityType: "user",
+      entityIds: ["u1", "u2", "u3"],
+      features: ["user.score"],
+    });
     expect(batch.results.map((r) => r.features["user.score"])).toEqual([0.25, 0.75, null]);
 
     const historical = await a.store.getHistorical({
@@ -93,7 +101,11 @@ describe("Workers RPC: env.FEATURES through a service binding", () => {
   });
 
   it("verifies the token on every call: none, forged, expired, or without the scope", async () => {
-    const raw = await service.getOnline(42 as unknown as string, { entityType: "user", entityId: "u1", features: ["user.score"] });
+    const raw = await service.getOnline(42 as unknown as string, {
+      entityType: "user",
+      entityId: "u1",
+      features: ["user.score"],
+    });
     expect(raw).toMatchObject({ ok: false, status: 401, error: { code: "UNAUTHORIZED" } });
     const forged = `${a.token.slice(0, -4)}AAAA`;
     const read = { entityType: "user" as const, entityId: "u1", features: ["user.score"] };
