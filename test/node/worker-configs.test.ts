@@ -10,14 +10,6 @@ const root = path.resolve(import.meta.dirname, "../..");
 const read = (file: string) => readFileSync(path.join(root, file), "utf8");
 
 describe("wrangler configs", () => {
-  it.each(["workers/serving/src/index.ts", "workers/admin/src/index.ts", "workers/cron/src/index.ts"])(
-    "%s exports only its default handler (workerd treats every named export as an entrypoint)",
-    async (file) => {
-      const module = await import(path.join(root, file));
-      expect(Object.keys(module)).toEqual(["default"]);
-    },
-  );
-
   it("lists exactly the cron triggers the cron worker has tasks for", () => {
     const crons = /crons = \[([^\]]*)\]/.exec(read("workers/cron/wrangler.toml"))?.[1] ?? "";
     const listed = [...crons.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
