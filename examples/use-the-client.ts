@@ -3,7 +3,7 @@
 //   export TOKEN=…   (printed by npm start)
 //   npx tsx examples/use-the-client.ts
 import { createFeatureStore, FeatureStoreError } from "@tistis/feature-store";
-import tistis from "./tistis/features.ts";
+import type tistis from "./tistis/features.ts";
 
 const store = createFeatureStore<typeof tistis>({
   url: process.env.FS_URL ?? "http://localhost:8787",
@@ -29,7 +29,9 @@ const read = await store.getOnline({
   features: ["conversation.messages_last_hour", "conversation.message_count"],
 });
 const lastHour: number | null = read.features["conversation.messages_last_hour"];
-console.log(`messages_last_hour = ${lastHour} (${read.statuses["conversation.messages_last_hour"]}, from ${read.metadata.servedFrom})`);
+console.log(
+  `messages_last_hour = ${lastHour} (${read.statuses["conversation.messages_last_hour"]}, from ${read.metadata.servedFrom})`,
+);
 
 let rowsSeen = 0;
 for await (const row of store.trainingSet({
