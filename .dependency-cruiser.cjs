@@ -16,7 +16,7 @@ module.exports = {
       severity: "error",
       comment:
         "The client package has no runtime dependency: from the repo it takes types only (erased), and node built-ins for its CLI.",
-      from: { path: "^client/", pathNot: "\\.test\\.ts$" },
+      from: { path: "^client/src/", pathNot: "\\.test\\.ts$" },
       to: { pathNot: "^client/", dependencyTypesNot: ["type-only", "core"] },
     },
     {
