@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { startWranglerDev, stopProcessGroup, waitForHttp } from "./lib/wrangler-dev.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const embedded = process.argv.includes("--embedded");
@@ -77,6 +78,56 @@ for (const call of demo.calls) {
   );
 }
 
+// The README's "Use it from your app" and "Features as code", run as written.
+const readmeEnv = { ...process.env, TOKEN: demo.token };
+const readmeCommands: { name: string; command: string; expect: (out: string) => boolean }[] = [
+  {
+    name: "npx fs plan (the TIS TIS file: no change)",
+    command: "npx fs plan --file examples/tistis/features.ts",
+    expect: (out) => out.includes("No changes"),
+  },
+  {
+    name: "npx tsx examples/use-the-client.ts",
+    command: "npx tsx examples/use-the-client.ts",
+    expect: (out) => out.includes("messages_last_hour = 3") && out.includes("typed error: 404 NOT_FOUND"),
+  },
+];
+for (const { name, command, expect } of readmeCommands) {
+  const r = spawnSync("bash", ["-c", command], { cwd: root, env: readmeEnv, encoding: "utf8" });
+  const ok = r.status === 0 && expect(r.stdout);
+  if (!ok) failures++;
+  console.log(`smoke: ${ok ? "ok  " : "FAIL"} ${name}${ok ? "" : `: ${r.stdout.slice(-300)} ${r.stderr.slice(-300)}`}`);
+}
+{
+  // A tenant's Worker bound to the serving worker's FeatureStore entrypoint (Workers RPC),
+  // under wrangler dev beside npm start's workers.
+  const tenantApp = startWranglerDev({
+    name: "tenant-app",
+    root,
+    config: "examples/tenant-worker/wrangler.toml",
+    port: 8790,
+    inspectorPort: 9233,
+    vars: { FEATURE_STORE_TOKEN: demo.token },
+    output: (text) => log.push(text),
+  });
+  let ok = false;
+  let answer = "";
+  try {
+    // Any path answers (it pushes an event for its conversation): the wait uses its own.
+    await waitForHttp("http://127.0.0.1:8790/?conversation=smoke-wait", 60);
+    type Answer = { messagesLastHour: number };
+    const first = (await (await fetch("http://127.0.0.1:8790/?conversation=smoke-rpc")).json()) as Answer;
+    const second = (await (await fetch("http://127.0.0.1:8790/?conversation=smoke-rpc")).json()) as Answer;
+    answer = JSON.stringify([first, second]);
+    ok = first.messagesLastHour + 1 === second.messagesLastHour;
+  } catch (error) {
+    answer = (error as Error).message;
+  }
+  await stopProcessGroup(tenantApp);
+  if (!ok) failures++;
+  console.log(`smoke: ${ok ? "ok  " : "FAIL"} tenant Worker through env.FEATURES (RPC)${ok ? "" : `: ${answer}`}`);
+}
+
 process.kill(-child.pid!, "SIGINT");
 await new Promise<void>((resolve) => {
   const timer = setTimeout(resolve, 20_000);
@@ -88,7 +139,7 @@ await new Promise<void>((resolve) => {
 await new Promise((r) => setTimeout(r, 1000));
 const leftovers = spawnSync(
   "bash",
-  ["-c", `pgrep -g ${child.pid} || true; ss -ltn | grep -E ':(8787|8788|8789|4444|8079) ' || true`],
+  ["-c", `pgrep -g ${child.pid} || true; ss -ltn | grep -E ':(8787|8788|8789|8790|4444|8079) ' || true`],
   { encoding: "utf8" },
 ).stdout.trim();
 const lockLeft = embedded && existsSync(path.join(root, ".stack/pglite.lock"));
@@ -107,5 +158,5 @@ if (leftovers || lockLeft) {
 } else {
   console.log("smoke: ok   nothing left running after Ctrl-C");
 }
-console.log(`\n${demo.calls.length + 1 - failures} passed, ${failures} failed`);
+console.log(`\n${demo.calls.length + readmeCommands.length + 2 - failures} passed, ${failures} failed`);
 process.exit(failures ? 1 : 0);

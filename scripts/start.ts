@@ -275,6 +275,12 @@ Feature store ready in ${elapsed()}:
 export TOKEN=${token}
 ${calls.map((c) => `\n# ${c.name}\n${c.curl}`).join("\n")}
 
+# the typed client (README: Use it from your app)
+npx tsx examples/use-the-client.ts
+
+# features as code: the TIS TIS registry as a file, planned against this tenant (no change)
+npx fs plan --file examples/tistis/features.ts
+
 READY (Ctrl-C stops everything)`);
 }
 
