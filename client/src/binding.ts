@@ -36,15 +36,17 @@ export function featureStoreBinding<R = unknown>(
 ) {
   const token = async () => (typeof options.token === "function" ? options.token() : options.token);
   return {
-    async getOnline<N extends FeatureName<R> = FeatureName<R>>(
+    async getOnline<Reg = R, N extends FeatureName<Reg> = FeatureName<Reg>>(
       request: Omit<api.OnlineRequest, "features" | "entityIds"> & { entityId: string; features: readonly N[] },
     ) {
-      return unwrap<OnlineValues<R, N>>(service.getOnline(await token(), request as unknown as api.OnlineRequest));
+      return unwrap<OnlineValues<Reg, N>>(service.getOnline(await token(), request as unknown as api.OnlineRequest));
     },
-    async getOnlineBatch<N extends FeatureName<R> = FeatureName<R>>(
+    async getOnlineBatch<Reg = R, N extends FeatureName<Reg> = FeatureName<Reg>>(
       request: Omit<api.OnlineRequest, "features" | "entityId"> & { entityIds: string[]; features: readonly N[] },
     ) {
-      return unwrap<BatchOnlineValues<R, N>>(service.getOnline(await token(), request as unknown as api.OnlineRequest));
+      return unwrap<BatchOnlineValues<Reg, N>>(
+        service.getOnline(await token(), request as unknown as api.OnlineRequest),
+      );
     },
     push: async (request: api.PushRequest) => unwrap<api.PushResponse>(service.push(await token(), request)),
     searchEmbeddings: async (request: api.SearchRequest) =>

@@ -1,6 +1,7 @@
 // createFeatureStore: every serving and admin route as a typed method. Types come from the
-// workers' own zod schemas (contract.ts); values are typed per feature when the client is
-// given a declared registry: createFeatureStore<typeof features>(…).
+// workers' own zod schemas (contract.ts); values are typed per feature when given a declared
+// registry, for the whole client (createFeatureStore<typeof features>(…)) or one read
+// (store.getOnline<typeof features>(…)).
 import type * as api from "./contract.ts";
 import type { FeatureName, FeatureValue } from "./define.ts";
 import { trainingRows } from "./training-rows.ts";
@@ -45,18 +46,18 @@ export function createFeatureStore<R = unknown>(options: FeatureStoreOptions) {
   return {
     // ---------- serving ----------
     /** Latest values of one entity; with `timestamp`, the values as of then (offline). */
-    getOnline<N extends FeatureName<R> = FeatureName<R>>(
+    getOnline<Reg = R, N extends FeatureName<Reg> = FeatureName<Reg>>(
       request: Omit<api.OnlineRequest, "features" | "entityIds"> & { entityId: string } & Names<N>,
       o?: CallOptions,
     ) {
-      return post<OnlineValues<R, N>>(serving, "/v1/features/online", request, true, o);
+      return post<OnlineValues<Reg, N>>(serving, "/v1/features/online", request, true, o);
     },
     /** Latest values of up to 1,000 entities in one call. */
-    getOnlineBatch<N extends FeatureName<R> = FeatureName<R>>(
+    getOnlineBatch<Reg = R, N extends FeatureName<Reg> = FeatureName<Reg>>(
       request: Omit<api.OnlineRequest, "features" | "entityId"> & { entityIds: string[] } & Names<N>,
       o?: CallOptions,
     ) {
-      return post<BatchOnlineValues<R, N>>(serving, "/v1/features/online", request, true, o);
+      return post<BatchOnlineValues<Reg, N>>(serving, "/v1/features/online", request, true, o);
     },
     /** Pushes rows; sent again, a row is a no-op, so a retried push is safe. */
     push(request: api.PushRequest, o?: CallOptions) {

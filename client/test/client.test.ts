@@ -69,6 +69,21 @@ describe("createFeatureStore over HTTP: serving", () => {
     });
     expectTypeOf(many.results[0]!.features["user.vec"]).toEqualTypeOf<number[] | null>();
     expect(many.results.map((r) => r.statuses["user.vec"])).toEqual(["PRESENT", "PRESENT", "NOT_FOUND"]);
+    // An untyped client typed for one read.
+    const untyped = createFeatureStore({
+      url: workers.servingUrl,
+      token: await signToken({ tenantId, scopes: allScopes }),
+    });
+    const typedRead = await untyped.getOnline<typeof features>({
+      entityType: "user",
+      entityId: "u3",
+      features: ["user.plan"],
+    });
+    expectTypeOf(typedRead.features["user.plan"]).toEqualTypeOf<string | null>();
+    expect(typedRead.features["user.plan"]).toBe("pro");
+    const loose = await untyped.getOnline({ entityType: "user", entityId: "u3", features: ["plan"] });
+    expectTypeOf(loose.features.plan).toEqualTypeOf<unknown>();
+    expect(loose.features.plan).toBe("pro");
   });
 
   it("streams a training set row by row, equal to the JSON answer, and stops when the loop breaks", async () => {
