@@ -65,6 +65,11 @@ export const servingEnv = tenantFacingSchema({
   EXACT_SEARCH_MAX_ROWS: z.coerce.number().int().min(0).max(1_000_000).default(2_000),
   /** Statement timeout of an on-demand feature's transformation, computed while a read waits. */
   ON_DEMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+  /**
+   * How often an isolate writes its request counts (serving health) to Redis, after a
+   * response (waitUntil): counts are summed in memory in between, off the hot path.
+   */
+  SERVING_METRICS_FLUSH_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 export type ServingEnv = z.infer<typeof servingEnv>;
 

@@ -108,22 +108,28 @@ async function verifyCached(token: string, config: Parameters<typeof verifyToken
   return auth;
 }
 
+/** A JWT verified with a worker's settings (JWT_SECRET, JWKS_URL, issuer, audience). */
+export function verifyWorkerToken(workerEnv: object, token: string): Promise<AuthContext> {
+  const env = parseEnv(workerEnv, authEnv);
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/.test(token))
+    return Promise.reject(unauthorized("malformed token"));
+  return verifyCached(token, {
+    secret: env.JWT_SECRET,
+    jwksUrl: env.JWKS_URL,
+    issuer: env.JWT_ISSUER,
+    audience: env.JWT_AUDIENCE,
+  });
+}
+
 /** Verifies `Authorization: Bearer <jwt>` and puts the AuthContext on the request. */
 export function authenticate(): MiddlewareHandler<AppBindings> {
   return async (c, next) => {
-    const env = parseEnv(c.env, authEnv);
     const header = c.req.header("authorization");
     if (!header) throw unauthorized("missing Authorization header");
     // The scheme is case-insensitive (RFC 9110 §11.1), followed by one or more spaces.
     const match = /^bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/i.exec(header);
     if (!match?.[1]) throw unauthorized("Authorization must be 'Bearer <jwt>'");
-    const auth = await verifyCached(match[1], {
-      secret: env.JWT_SECRET,
-      jwksUrl: env.JWKS_URL,
-      issuer: env.JWT_ISSUER,
-      audience: env.JWT_AUDIENCE,
-    });
-    c.set("auth", auth);
+    c.set("auth", await verifyWorkerToken(c.env, match[1]));
     await next();
   };
 }

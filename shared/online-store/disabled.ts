@@ -13,4 +13,6 @@ export const disabledOnlineStore: OnlineStore = {
   registryRevision: () => Promise.resolve(null),
   bumpRegistryRevision: () => Promise.resolve(),
   ping: () => Promise.reject(new OnlineStoreDisabled("UPSTASH_REDIS_REST_URL is not set")),
+  addServingCounts: () => Promise.resolve(),
+  servingCounts: (_tenantId, minutes) => Promise.resolve(minutes.map(() => ({}))),
 };

@@ -3,6 +3,7 @@
 //   fs1:{tenant}:v:{groupId}:{entityId}   the latest values of one entity in one group
 //   fs1:{tenant}:t:{groupId}:{entityId}  the tiles of one entity's aggregated features of one group
 //   fs1:{tenant}:registry:rev             the tenant's registry revision
+//   fs1:{tenant}:m:{minute}               serving request counts of one minute (serving health)
 // The {tenant} hash tag keeps every key of a tenant in one cluster slot, so multi-key
 // scripts stay valid.
 
@@ -83,4 +84,9 @@ export function tileSetKeyNow(tenantId: string, groupId: string, entityId: strin
 /** The tenant's registry revision counter (its parts never need a digest). */
 export function registryRevisionKey(tenantId: string): string {
   return tenantKeyNow(tenantId, "registry", "rev")!;
+}
+
+/** The hash of a tenant's serving request counts in one minute (epoch minutes). */
+export function servingCountsKey(tenantId: string, minute: number): string {
+  return `${keyVersion}:{${tenantId}}:m:${minute}`;
 }

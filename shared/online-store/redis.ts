@@ -5,7 +5,7 @@
 // sequence), the order Postgres keeps too.
 import type { Redis } from "@upstash/redis/cloudflare";
 import { withDeadline } from "#shared/deadline.ts";
-import { registryRevisionKey, tileSetKey, tileSetKeyNow, valueKey, valueKeys } from "./keys.ts";
+import { registryRevisionKey, servingCountsKey, tileSetKey, tileSetKeyNow, valueKey, valueKeys } from "./keys.ts";
 import {
   type Cell,
   type CellsRead,
@@ -13,6 +13,7 @@ import {
   type CellWrite,
   cacheTtlMs,
   type OnlineStore,
+  type ServingCounts,
   type TileWrite,
 } from "./store.ts";
 
@@ -431,5 +432,24 @@ export class RedisOnlineStore implements OnlineStore {
 
   async ping(deadlineMs: number): Promise<void> {
     await withDeadline(this.writer.ping(), deadlineMs);
+  }
+
+  async addServingCounts(entries: readonly ServingCounts[], deadlineMs: number): Promise<void> {
+    if (entries.length === 0) return;
+    const pipeline = this.writer.pipeline();
+    for (const { tenantId, minute, counts } of entries) {
+      const key = servingCountsKey(tenantId, minute);
+      for (const [field, count] of Object.entries(counts)) pipeline.hincrby(key, field, count);
+      pipeline.expire(key, 7200);
+    }
+    await withDeadline(pipeline.exec(), deadlineMs);
+  }
+
+  async servingCounts(tenantId: string, minutes: readonly number[]): Promise<Record<string, number>[]> {
+    if (minutes.length === 0) return [];
+    const pipeline = this.reader.pipeline();
+    for (const minute of minutes) pipeline.hgetall(servingCountsKey(tenantId, minute));
+    const hashes = await pipeline.exec<(Record<string, unknown> | null)[]>();
+    return hashes.map((hash) => Object.fromEntries(Object.entries(hash ?? {}).map(([f, n]) => [f, Number(n)])));
   }
 }

@@ -126,10 +126,21 @@ export interface OnlineStore {
   /** Marks the tenant's registry changed: every serving isolate reloads it on its next read. */
   bumpRegistryRevision(tenantId: string, deadlineMs: number): Promise<void>;
   ping(deadlineMs: number): Promise<void>;
+  /** Adds request counts to tenants' minute hashes (serving health); each kept 2 hours. */
+  addServingCounts(entries: readonly ServingCounts[], deadlineMs: number): Promise<void>;
+  /** A tenant's request counts of these minutes, in their order (empty where none). */
+  servingCounts(tenantId: string, minutes: readonly number[]): Promise<Record<string, number>[]>;
 }
 
 export class OnlineStoreDisabled extends Error {
   override name = "OnlineStoreDisabled";
+}
+
+/** Request counts of one tenant in one minute, by "route|source|outcome". */
+export interface ServingCounts {
+  tenantId: string;
+  minute: number;
+  counts: Record<string, number>;
 }
 
 /** Invalidations of the tile sets of these (feature version, entity) pairs, each once. */

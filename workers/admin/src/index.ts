@@ -2,6 +2,7 @@
 // bootstrap and materialization jobs, all scoped to the token's tenant.
 import { adminEnv } from "#shared/env.ts";
 import { createWorkerApp, serveTenantApi } from "#shared/http/app.ts";
+import { registerConsole } from "./console/routes.tsx";
 import { registerBootstrapRoute } from "./routes/bootstrap.ts";
 import { registerFeatureRoutes } from "./routes/features.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
@@ -28,5 +29,7 @@ registerFeatureRoutes(app);
 registerBootstrapRoute(app);
 registerJobRoutes(app);
 registerRegistryRoutes(app);
+// The admin console (/console): pages for people, over the same services as the API.
+registerConsole(app);
 
 export default app;

@@ -2,6 +2,7 @@
 // search for the token's tenant.
 import { servingEnv } from "#shared/env.ts";
 import { createWorkerApp, serveTenantApi } from "#shared/http/app.ts";
+import { servingMetrics } from "#shared/metrics/serving-metrics.ts";
 import { registerBatchRoute } from "./routes/batch.ts";
 import { registerHistoricalRoute } from "./routes/historical.ts";
 import { registerOnlineRoute } from "./routes/online.ts";
@@ -19,6 +20,8 @@ serveTenantApi(app, {
   ownBodyLimits: ["/v1/features/historical"],
 });
 
+// Counted after the answer, so the counting never delays it (serving health).
+app.use("/v1/*", servingMetrics());
 registerOnlineRoute(app);
 registerPushRoute(app);
 registerSearchRoute(app);
