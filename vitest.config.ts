@@ -11,6 +11,7 @@ export default defineConfig({
       "./test/node/vitest.config.ts",
       "./test/rpc/vitest.config.ts",
       "./client/vitest.config.ts",
+      "./test/console/vitest.config.ts",
     ],
   },
 });

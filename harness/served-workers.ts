@@ -10,7 +10,16 @@ import { workerBindings } from "./worker-bindings.ts";
 export interface ServedWorkers {
   servingUrl: string;
   adminUrl: string;
+  /** Fires the cron worker's trigger, when it is served (`cron` option). */
+  scheduled: (cron: string) => Promise<void>;
   stop: () => Promise<void>;
+}
+
+export interface ServeOptions {
+  /** Extra bindings of the serving worker (e.g. SERVING_METRICS_FLUSH_MS). */
+  serving?: Record<string, string>;
+  /** Serve the cron worker too, with these extra bindings (e.g. MATERIALIZE_TENANTS). */
+  cron?: Record<string, string>;
 }
 
 async function serve(config: string, outdir: string, bindings: Record<string, string>) {
@@ -31,17 +40,23 @@ async function serve(config: string, outdir: string, bindings: Record<string, st
   return { url: url.origin, mf };
 }
 
-export async function serveWorkers(inject: typeof injectFn): Promise<ServedWorkers> {
+export async function serveWorkers(inject: typeof injectFn, options: ServeOptions = {}): Promise<ServedWorkers> {
   const bindings = workerBindings(inject);
-  const [serving, admin] = [
-    await serve("wrangler.toml", "dist/served-serving", bindings),
-    await serve("workers/admin/wrangler.toml", "dist/served-admin", bindings),
-  ];
+  const serving = await serve("wrangler.toml", "dist/served-serving", { ...bindings, ...options.serving });
+  const admin = await serve("workers/admin/wrangler.toml", "dist/served-admin", bindings);
+  // Without a queue binding the cron worker runs a job's units in its own invocation.
+  const cron = options.cron
+    ? await serve("workers/cron/wrangler.toml", "dist/served-cron", { ...bindings, ...options.cron })
+    : null;
   return {
     servingUrl: serving.url,
     adminUrl: admin.url,
+    scheduled: async (expression) => {
+      if (!cron) throw new Error("serveWorkers: the cron worker is not served (pass the cron option)");
+      await (await cron.mf.getWorker()).scheduled({ cron: expression });
+    },
     stop: async () => {
-      await Promise.all([serving.mf.dispose(), admin.mf.dispose()]);
+      await Promise.all([serving.mf.dispose(), admin.mf.dispose(), cron?.mf.dispose()]);
     },
   };
 }

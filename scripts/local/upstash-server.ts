@@ -25,6 +25,12 @@ function encode(reply: Reply, base64: boolean): Encoded {
   if (typeof reply === "number") return reply;
   if (Buffer.isBuffer(reply)) return base64 ? reply.toString("base64") : reply.toString("utf8");
   if (Array.isArray(reply)) return reply.map((r) => encode(r, base64));
+  // ioredis turns some replies into objects (HGETALL): Upstash answers the flat array Redis sent.
+  if (typeof reply === "object" && !(reply instanceof Error))
+    return Object.entries(reply as Record<string, Reply>).flatMap(([field, value]) => [
+      base64 ? Buffer.from(field).toString("base64") : field,
+      encode(value, base64),
+    ]);
   return String(reply);
 }
 

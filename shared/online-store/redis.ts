@@ -449,7 +449,13 @@ export class RedisOnlineStore implements OnlineStore {
     if (minutes.length === 0) return [];
     const pipeline = this.reader.pipeline();
     for (const minute of minutes) pipeline.hgetall(servingCountsKey(tenantId, minute));
-    const hashes = await pipeline.exec<(Record<string, unknown> | null)[]>();
-    return hashes.map((hash) => Object.fromEntries(Object.entries(hash ?? {}).map(([f, n]) => [f, Number(n)])));
+    const hashes = await pipeline.exec<(Record<string, unknown> | unknown[] | null)[]>();
+    // Without automatic deserialization (this client's setting) HGETALL is the flat reply.
+    return hashes.map((hash) => {
+      const entries = Array.isArray(hash)
+        ? Array.from({ length: hash.length / 2 }, (_, i) => [String(hash[2 * i]), hash[2 * i + 1]] as const)
+        : Object.entries(hash ?? {});
+      return Object.fromEntries(entries.map(([field, n]) => [field, Number(n)]));
+    });
   }
 }

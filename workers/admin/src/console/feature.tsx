@@ -150,7 +150,7 @@ export const FeaturePage: FC<{
                 </form>
               )}
               {v.stats ? (
-                <details>
+                <details open={isCurrent}>
                   <summary>
                     Stats: {v.stats.count ?? "?"} values, mean {show(v.stats.mean)}, null rate {show(v.stats.nullRate)}
                   </summary>

@@ -8,9 +8,16 @@ export interface Problem {
   position?: number;
 }
 
-/** Form values as text, from a parsed body (files ignored). */
+/**
+ * Form values as text, from a parsed body (files ignored). Browsers send a textarea's line
+ * breaks as CRLF: they are stored as LF, so SQL positions count what is stored.
+ */
 export function formValues(body: Record<string, unknown>): FormValues {
-  return Object.fromEntries(Object.entries(body).filter(([, v]) => typeof v === "string")) as FormValues;
+  return Object.fromEntries(
+    Object.entries(body)
+      .filter((entry): entry is [string, string] => typeof entry[1] === "string")
+      .map(([k, v]) => [k, v.replaceAll("\r\n", "\n")]),
+  );
 }
 
 const text = (v: string | undefined) => (v === undefined || v.trim() === "" ? null : v);
