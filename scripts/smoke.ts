@@ -87,6 +87,11 @@ const readmeCommands: { name: string; command: string; expect: (out: string) => 
     expect: (out) => out.includes("No changes"),
   },
   {
+    name: "the console, signed in as the demo tenant",
+    command: `curl -s -b "fs_console=$TOKEN" localhost:8788/console`,
+    expect: (out) => out.includes("<h1>Overview</h1>") && out.includes("conversation"),
+  },
+  {
     name: "npx tsx examples/use-the-client.ts",
     command: "npx tsx examples/use-the-client.ts",
     expect: (out) => out.includes("messages_last_hour = 3") && out.includes("typed error: 404 NOT_FOUND"),

@@ -270,6 +270,8 @@ async function main() {
 Feature store ready in ${elapsed()}:
   serving  http://localhost:${ports.serving}   (online, push, historical, batch, search)
   admin    http://localhost:${ports.admin}   (registry, jobs; OpenAPI at /v1/admin/openapi.json)
+  console  http://localhost:${ports.admin}/console/sign-in#token=${token}
+           (the admin console, signed in as the demo tenant)
   cron     http://localhost:${ports.cron}   (materialization every minute, units on the local queue; TTL expiry every 5 minutes)
 
 export TOKEN=${token}

@@ -193,7 +193,7 @@ describe("the admin console in Chromium", () => {
     expect(await page.locator(".timeline li.is-current svg.chart rect").count()).toBeGreaterThan(0);
     await page.selectOption("#from", "1");
     await page.selectOption("#to", "2");
-    await page.click("button:has-text(\"Compare\")");
+    await page.click('button:has-text("Compare")');
     const changed = page.locator("fieldset.diff tr.changed th");
     expect(await changed.allInnerTexts()).toEqual(["validationRules", "validationRules"]);
     await expectText(page.locator("fieldset.diff > div").nth(1), '{"min":0}');
@@ -215,7 +215,7 @@ describe("the admin console in Chromium", () => {
     await page.fill("#transformationSql", badSql);
     const [response] = await Promise.all([
       page.waitForResponse((r) => r.request().method() === "POST"),
-      page.click("main button[type=submit]:has-text(\"Save\")"),
+      page.click('main button[type=submit]:has-text("Save")'),
     ]);
     expect(response.status()).toBe(422);
     await expectText(page.locator("#transformationSql-error"), "ai_conversationz");
