@@ -3,7 +3,8 @@
 // with) and a valid body, for a tenant holding `fuzzFeatures`; plus GET routes whose path
 // and query carry hostile values.
 import fc from "fast-check";
-import type { z } from "zod";
+import { z } from "zod";
+import { registryDeclaration } from "#shared/registry/declaration.ts";
 import {
   createFeatureBody,
   createGroupBody,
@@ -158,6 +159,25 @@ export function fuzzRoutes(groupId: () => string, now: string): FuzzedRoute[] {
       path: "/v1/admin/features/user.score",
       schema: updateFeatureBody,
       valid: () => ({ description: "d", tags: ["t"], validationRules: { min: 0, max: 1 } }),
+    },
+    {
+      // Plan only: an apply would archive what the other fuzzed routes read.
+      name: "plan registry",
+      worker: "admin",
+      path: "/v1/admin/registry/plan",
+      schema: z.strictObject({ declaration: registryDeclaration }),
+      valid: () => ({
+        declaration: {
+          groups: [
+            {
+              name: "user",
+              displayName: "U",
+              entityType: "user",
+              features: [{ name: "count", displayName: "C", dataType: "int64", sourceType: "stream" }],
+            },
+          ],
+        },
+      }),
     },
   ];
 }
