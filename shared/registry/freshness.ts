@@ -1,5 +1,6 @@
 // How fresh each feature group is, for the console's overview: the newest event time among
-// its features' online values, against the group's TTL and its features' schedule. A group
+// its features' online values and aggregated events, against the group's TTL and its
+// features' schedule. A group
 // is stale when its newest value is older than its TTL, or older than two scheduled runs.
 import { sql } from "drizzle-orm";
 import { type TenantContext, tenantRows } from "#shared/db/tenant.ts";
@@ -28,7 +29,10 @@ export async function groupFreshness(ctx: TenantContext, now = new Date()): Prom
                  (SELECT max(o.event_timestamp) FROM ai_feature_online o
                     JOIN ai_feature_definitions d ON d.id = o.feature_id WHERE d.group_id = g.id),
                  (SELECT max(e.event_timestamp) FROM ai_feature_embeddings_online e
-                    JOIN ai_feature_definitions d ON d.id = e.feature_id WHERE d.group_id = g.id)
+                    JOIN ai_feature_definitions d ON d.id = e.feature_id WHERE d.group_id = g.id),
+                 -- Aggregated stream features keep their events as tiles, not online rows.
+                 (SELECT to_timestamp(max(t.last_ms) / 1000) FROM ai_feature_tiles t
+                    JOIN ai_feature_definitions d ON d.id = t.feature_id WHERE d.group_id = g.id)
                ) AS newest
         FROM ai_feature_groups g
         ORDER BY g.name`,
