@@ -4,8 +4,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, inject, it } from "vitest";
 import { type ServedWorkers, serveWorkers } from "../../harness/served-workers.ts";
+import { failure } from "../../harness/store-errors.ts";
 import { allScopes, signToken } from "../../harness/tokens.ts";
-import { createFeatureStore, defineFeatures, type FeatureStore, FeatureStoreError } from "../src/index.ts";
+import { createFeatureStore, defineFeatures, type FeatureStore } from "../src/index.ts";
 
 const features = defineFeatures({
   user: {
@@ -22,15 +23,6 @@ const features = defineFeatures({
 let workers: ServedWorkers;
 let tenantId: string;
 let store: FeatureStore<typeof features>;
-
-async function failure(call: Promise<unknown>): Promise<FeatureStoreError> {
-  const error = await call.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(FeatureStoreError);
-  return error as FeatureStoreError;
-}
 
 beforeAll(async () => {
   workers = await serveWorkers(inject);

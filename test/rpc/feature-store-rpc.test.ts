@@ -1,9 +1,10 @@
 // A tenant's Worker reading and pushing through its service binding to the serving worker's
 // FeatureStore entrypoint: the answers HTTP gives, the same errors, the same isolation.
 import { env } from "cloudflare:workers";
-import { FeatureStoreError, type FeatureStoreService, featureStoreBinding } from "@tistis/feature-store";
+import { type FeatureStoreService, featureStoreBinding } from "@tistis/feature-store";
 import { beforeAll, describe, expect, it } from "vitest";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
+import { failure } from "#harness/store-errors.ts";
 import { signToken } from "#harness/tokens.ts";
 
 const service = env.FEATURES as unknown as FeatureStoreService;
@@ -22,16 +23,6 @@ async function tenant() {
   ]);
   const token = await signToken({ tenantId: ctx.tenantId, scopes: ["features:read", "features:write"], sub: "app" });
   return { tenantId: ctx.tenantId, token, store: featureStoreBinding(service, { token }) };
-}
-
-/** The error a call throws, as a FeatureStoreError (fails the test if it does not throw one). */
-async function failure(call: Promise<unknown>): Promise<FeatureStoreError> {
-  const error = await call.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(FeatureStoreError);
-  return error as FeatureStoreError;
 }
 
 describe("Workers RPC: env.FEATURES through a service binding", () => {

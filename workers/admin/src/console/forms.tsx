@@ -124,7 +124,8 @@ const FormPage: FC<{ auth: AuthContext; title: string; error?: string; children?
   </Layout>
 );
 
-export const FeatureForm: FC<{
+/** What a create or edit form gets: its values, and the problems of a refused save. */
+interface FormProps {
   auth: AuthContext;
   mode: "create" | "edit";
   title: string;
@@ -132,7 +133,9 @@ export const FeatureForm: FC<{
   values: FormValues;
   problems: Map<string, Problem[]>;
   error?: string;
-}> = (p) => {
+}
+
+export const FeatureForm: FC<FormProps> = (p) => {
   const f = { values: p.values, problems: p.problems };
   return (
     <FormPage auth={p.auth} title={p.title} error={p.error}>
@@ -175,16 +178,7 @@ export const FeatureForm: FC<{
   );
 };
 
-export const GroupForm: FC<{
-  auth: AuthContext;
-  mode: "create" | "edit";
-  title: string;
-  action: string;
-  values: FormValues;
-  problems: Map<string, Problem[]>;
-  error?: string;
-  archiveAction?: string;
-}> = (p) => {
+export const GroupForm: FC<FormProps & { archiveAction?: string }> = (p) => {
   const f = { values: p.values, problems: p.problems };
   return (
     <FormPage auth={p.auth} title={p.title} error={p.error}>
