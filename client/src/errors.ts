@@ -19,18 +19,6 @@ export class FeatureStoreError extends Error {
   ) {
     super(message);
   }
-
-  /** The error as the worker's envelope: what an RPC call returns instead of throwing. */
-  toJSON() {
-    return {
-      error: {
-        code: this.code,
-        message: this.message,
-        ...(this.details === undefined ? {} : { details: this.details }),
-        requestId: this.requestId ?? "unknown",
-      },
-    };
-  }
 }
 
 interface Envelope {

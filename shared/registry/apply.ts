@@ -13,7 +13,7 @@ import type { RegistryDeclaration, RegistryPlan } from "./declaration.ts";
 import { checkDefinition } from "./definition-checks.ts";
 import { insertFeatureSql, updateFeatureSql } from "./features.ts";
 import { ensureTenantRow, insertGroupSql, updateGroupSql } from "./groups.ts";
-import { featureFields, type LiveRegistry, planRegistry } from "./plan.ts";
+import { featureFields, featuresByTarget, type LiveRegistry, planRegistry } from "./plan.ts";
 import type { FeatureDefinition, FeatureGroup } from "./schemas.ts";
 
 const replanCode = "FS409";
@@ -94,9 +94,8 @@ export async function planDeclaration(ctx: TenantContext, declaration: RegistryD
 
 /** Locks the rows the plan changes and fails the transaction unless they are as planned from. */
 function expectUnchanged(plan: RegistryPlan, live: LiveRegistry): SQL[] {
-  const groupNames = new Map(live.groups.map((g) => [g.id, g.name]));
   const touched = new Set(plan.changes.map((c) => c.target));
-  const features = live.features.filter((f) => touched.has(`${groupNames.get(f.groupId)}.${f.name}`));
+  const features = [...featuresByTarget(live)].filter(([target]) => touched.has(target)).map(([, f]) => f);
   const groups = live.groups.filter((g) => touched.has(g.name));
   const expect = (table: SQL, alias: string, json: SQL, rows: { id: string }[]) => {
     const planned = sql`${JSON.stringify(Object.fromEntries(rows.map((r) => [r.id, r])))}::jsonb`;
@@ -120,8 +119,7 @@ function changeStatements(
 ) {
   const declared = declaredFeatures(declaration);
   const groups = new Map(declaration.groups.map((g) => [g.name, g]));
-  const groupNames = new Map(live.groups.map((g) => [g.id, g.name]));
-  const liveFeatures = new Map(live.features.map((f) => [`${groupNames.get(f.groupId)}.${f.name}`, f]));
+  const liveFeatures = featuresByTarget(live);
   const fieldsOf = (changes: RegistryPlan["changes"][number]["changes"]) =>
     changes.map((c) => [c.field, c.to] as [string, unknown]);
   const statements: SQL[] = [];

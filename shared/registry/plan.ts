@@ -150,10 +150,15 @@ function immutableProblems(g: number, declared: DeclaredGroup, live: FeatureGrou
   return problems;
 }
 
+/** The live features by the name a plan's changes target: "group.feature". */
+export function featuresByTarget(registry: Pick<LiveRegistry, "groups" | "features">): Map<string, FeatureDefinition> {
+  const groupNames = new Map(registry.groups.map((g) => [g.id, g.name]));
+  return new Map(registry.features.map((f) => [`${groupNames.get(f.groupId)}.${f.name}`, f]));
+}
+
 export function planRegistry(declaration: RegistryDeclaration, registry: LiveRegistry): RegistryPlan {
   const liveGroups = new Map(registry.groups.map((g) => [g.name, g]));
-  const groupNames = new Map(registry.groups.map((g) => [g.id, g.name]));
-  const liveFeatures = new Map(registry.features.map((f) => [`${groupNames.get(f.groupId)}.${f.name}`, f]));
+  const liveFeatures = featuresByTarget(registry);
   const changes: PlannedChange[] = [];
   const problems: { path: string; message: string }[] = [];
   const declaredTargets = new Set<string>();

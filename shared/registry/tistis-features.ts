@@ -3,7 +3,6 @@
 import tistis from "../../examples/tistis/features.ts";
 import type { RegistryDeclaration } from "./declaration.ts";
 
-export type GroupSpec = RegistryDeclaration["groups"][number];
-export type FeatureSpec = GroupSpec["features"][number];
+type GroupSpec = RegistryDeclaration["groups"][number];
 
 export const TISTIS_GROUPS = tistis.toDeclaration().groups as GroupSpec[];
