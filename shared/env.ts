@@ -33,6 +33,15 @@ const authSettings = {
   JWT_AUDIENCE: optional(z.string().min(1)),
 };
 
+/**
+ * Embedding search computes every distance when the tenant has at most this many vectors of
+ * the feature version; above it, the cron worker builds the feature version its own HNSW
+ * index (migration 0016). Read by both, so they agree.
+ */
+const searchSettings = {
+  EXACT_SEARCH_MAX_ROWS: z.coerce.number().int().min(0).max(1_000_000).default(1_500),
+};
+
 type Settings = Record<string, z.ZodType>;
 
 const redisPair = (e: Record<string, unknown>) =>
@@ -61,8 +70,7 @@ export const authEnv = z.object(authSettings);
 export const servingEnv = tenantFacingSchema({
   /** Point-in-time requests with at least this many pairs use one sort-merge pass. */
   PIT_MERGE_THRESHOLD: z.coerce.number().int().min(1).default(1_000),
-  /** Embedding search computes every distance when the tenant has at most this many vectors. */
-  EXACT_SEARCH_MAX_ROWS: z.coerce.number().int().min(0).max(1_000_000).default(2_000),
+  ...searchSettings,
   /** Statement timeout of an on-demand feature's transformation, computed while a read waits. */
   ON_DEMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
   /**
@@ -76,6 +84,7 @@ export type ServingEnv = z.infer<typeof servingEnv>;
 export const adminEnv = tenantFacingSchema({});
 
 export const cronEnv = storeSchema({
+  ...searchSettings,
   /** Statement timeout of a tenant's transformation in a materialization unit. */
   MATERIALIZE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(900_000).default(300_000),
   /** Months of offline partitions kept. */

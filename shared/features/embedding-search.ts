@@ -1,12 +1,17 @@
-// Nearest entities by cosine distance through the HNSW index of the feature's dimension,
-// this tenant's rows only. RLS filters the index scan; pgvector's iterative scan keeps
-// scanning until k rows pass, so a tenant owning a small share of the index still gets k
-// results; a tenant with few vectors is searched exactly.
+// Nearest entities by cosine distance, this tenant's rows only. A tenant with few vectors of
+// the feature version is searched exactly; one with many walks the version's own HNSW index
+// (built by the cron worker, migration 0016), or until it exists the shared index of the
+// dimension, which RLS filters and pgvector's iterative scan walks until k rows pass.
 import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import { AppError } from "#shared/http/errors.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { isoFromMs } from "./iso-time.ts";
 import { EMBEDDING_ITEMS, FLOAT4_MAX } from "./values.ts";
+
+interface SqlStatement {
+  text: string;
+  values: unknown[];
+}
 
 export interface EmbeddingSearch {
   feature: ServedFeature;
@@ -60,32 +65,47 @@ function checkEmbeddingQuery(feature: ServedFeature, vector: number[] | undefine
   return dim;
 }
 
-export async function searchEmbeddings(ctx: TenantContext, search: EmbeddingSearch): Promise<EmbeddingSearchResult> {
+/**
+ * The search's two statements, run in one tenant transaction: the settings (the first
+ * chooses the beam by whether the feature version has its own index) and the query.
+ * Exported so a test can EXPLAIN exactly what runs.
+ */
+export function searchStatements(search: EmbeddingSearch): { settings: SqlStatement; query: SqlStatement } {
   const { feature, k, exactMaxRows } = search;
   const dim = checkEmbeddingQuery(feature, search.vector ?? undefined);
-  // Candidates examined per query: a wider beam than k keeps recall high. Measured on
-  // 100,000 x 1,536 (bench/embedding-search.bench.ts), tenants with 11% of the index:
-  // ef 100 → recall@10 0.78 (one tenant), ef 200 → lowest tenant 0.948, ef 300 → 0.963
-  // at the same route p50 (~21 ms; exact search ~105 ms).
-  const efSearch = Math.max(300, k * 4);
-  // The expression and predicate repeat the partial index's: (embedding::vector(dim)) WHERE dimension = dim.
+  // Candidates examined per query. A feature version with many vectors has its own HNSW
+  // index (migration 0016, built by the cron worker): nothing in it is filtered out, so a
+  // narrow beam finds the k nearest. Until it is built, the shared index of the dimension
+  // is walked through every tenant's vectors and needs a wide beam. Measured on
+  // 100,000 x 1,536 (bench/embedding-search.bench.ts): shared index, 11% tenants, ef 100 →
+  // recall@10 0.78, ef 300 → 0.963; own index, ef 40 → see BENCHMARKS.md.
+  const ownIndexEf = Math.max(40, k * 4);
+  const sharedIndexEf = Math.max(300, k * 4);
+  // The expression and predicate repeat the partial indexes': (embedding::vector(dim))
+  // WHERE dimension = dim (the shared one), and feature_id = $2 AND feature_version = $5
+  // (the feature's own, proved from the bound values).
   const vectorType = `vector(${dim})`;
   const query = search.vector ? JSON.stringify(search.vector) : null;
   // Two plans, one chosen at run time by how many vectors this tenant has for the feature
   // (counted up to the threshold): few → every distance computed (exact, and cheaper than
-  // walking a graph mostly made of other tenants' vectors); many → the HNSW index.
+  // walking a graph); many → the HNSW index.
   // The planner cannot choose itself: RLS hides the tenant from its estimates, and it sorts
   // the tenant's rows (120 ms for 11,000) rather than walk the index (1–2 ms). Sorting is
   // discouraged so the index branch walks the index; "+ 0" keeps the exact branch off it.
-  const [, rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+  return {
     // One statement for the five settings (each statement is a round trip to Postgres).
-    sql`SELECT set_config('hnsw.ef_search', ${String(efSearch)}, true),
+    settings: {
+      text: `SELECT set_config('hnsw.ef_search',
+                 CASE WHEN to_regclass(feature_search_index_name($1, $2)) IS NULL
+                      THEN '${sharedIndexEf}' ELSE '${ownIndexEf}' END, true) AS ef_search,
                set_config('hnsw.iterative_scan', 'relaxed_order', true),
                set_config('hnsw.max_scan_tuples', '200000', true),
                set_config('enable_sort', 'off', true),
                set_config('jit', 'off', true)`,
-    sql.query(
-      `WITH target AS MATERIALIZED (
+      values: [feature.id, feature.version],
+    },
+    query: {
+      text: `WITH target AS MATERIALIZED (
          SELECT COALESCE($1::text, (SELECT embedding::text FROM ai_feature_embeddings_online
                                      WHERE feature_id = $2 AND feature_version = $5 AND entity_id = $3
                                      LIMIT 1))::${vectorType} AS q
@@ -116,8 +136,17 @@ export async function searchEmbeddings(ctx: TenantContext, search: EmbeddingSear
        SELECT entity_id, distance, (extract(epoch FROM event_timestamp) * 1000)::float8 AS event_ms, (SELECT n FROM population) > ${exactMaxRows} AS approximate
        FROM (SELECT * FROM exact UNION ALL SELECT * FROM approximate) AS found
        ORDER BY distance, entity_id`,
-      [query, feature.id, search.entityId, k, feature.version],
-    ),
+      values: [query, feature.id, search.entityId, k, feature.version],
+    },
+  };
+}
+
+export async function searchEmbeddings(ctx: TenantContext, search: EmbeddingSearch): Promise<EmbeddingSearchResult> {
+  const { feature } = search;
+  const { settings: setup, query } = searchStatements(search);
+  const [settings, rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+    sql.query(setup.text, setup.values),
+    sql.query(query.text, query.values),
   ]);
   if (search.entityId && rows!.length === 0) {
     // Either the entity has no embedding, or no other entity does: tell them apart.
@@ -135,6 +164,6 @@ export async function searchEmbeddings(ctx: TenantContext, search: EmbeddingSear
       eventTimestamp: isoFromMs(Number(r.event_ms)),
     })),
     strategy: rows![0]?.approximate ? "hnsw" : "exact",
-    efSearch,
+    efSearch: Number(settings![0]!.ef_search),
   };
 }

@@ -13,7 +13,7 @@ import {
   type UnitQueue,
 } from "./queue-consumer.ts";
 import { cronTriggers } from "./triggers.ts";
-import { runPartitionUpkeep, runTtlExpiry } from "./upkeep.ts";
+import { runPartitionUpkeep, runSearchIndexUpkeep, runTtlExpiry } from "./upkeep.ts";
 
 const app = createWorkerApp({ service: "cron", env: cronEnv });
 
@@ -39,7 +39,11 @@ export default {
         result = await runPartitionUpkeep(env, { retentionMonths: env.RETENTION_MONTHS });
         break;
       case cronTriggers.ttlExpiry:
-        result = await runTtlExpiry(env);
+        result = {
+          ttlExpiry: await runTtlExpiry(env),
+          // Every five minutes too: a feature that outgrew exact search gets its own index.
+          searchIndexes: await runSearchIndexUpkeep(env, { minRows: env.EXACT_SEARCH_MAX_ROWS }),
+        };
         break;
       default:
         throw new Error(`no task for cron "${controller.cron}"`);

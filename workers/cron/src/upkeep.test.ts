@@ -5,9 +5,12 @@ import { apiClient } from "#harness/http.ts";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import { ownerSql } from "#harness/stack.ts";
 import { withTenantSql } from "#shared/db/tenant.ts";
+import { searchStatements } from "#shared/features/embedding-search.ts";
+import { loadRegistryFeatures } from "#shared/registry/snapshot.ts";
 import serving from "../../serving/src/index.ts";
 import worker from "./index.ts";
 import { cronTriggers } from "./triggers.ts";
+import { runSearchIndexUpkeep } from "./upkeep.ts";
 
 async function runScheduled(cron: string) {
   const ctx = createExecutionContext();
@@ -77,6 +80,94 @@ describe("TTL expiry", () => {
       sql`SELECT count(*)::int AS n FROM ai_feature_values`,
     ]);
     expect(history![0]!.n).toBe(31);
+  });
+});
+
+describe("search indexes", () => {
+  const dim = 8;
+  /** Deterministic vectors (a linear congruential walk): the same data on every run. */
+  const vectorsOf = (count: number) => {
+    let x = 12_345;
+    const next = () => {
+      x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return x / 2_147_483_648 - 0.5;
+    };
+    return Array.from({ length: count }, () => Array.from({ length: dim }, next));
+  };
+  const indexExists = async (name: string) =>
+    (await ownerSql()`SELECT 1 FROM pg_class WHERE relname = ${name}`).length > 0;
+
+  it("gives a feature version over the exact-search threshold its own HNSW index, which search walks, and drops it once its vectors are gone", async () => {
+    const ctx = testTenantContext();
+    await defineFeatures(ctx, [
+      {
+        name: "message",
+        entityType: "message",
+        features: [{ name: "embedding", dataType: "embedding", embeddingDimension: dim }],
+      },
+    ]);
+    const vs = vectorsOf(300);
+    const t = apiClient(serving, { EXACT_SEARCH_MAX_ROWS: "200" }).as(ctx.tenantId);
+    const push = await t.post("/v1/features/push", {
+      entityType: "message",
+      rows: vs.map((v, i) => ({
+        entityId: `m${i}`,
+        eventTimestamp: new Date().toISOString(),
+        features: { embedding: v },
+      })),
+    });
+    expect(push.body.accepted).toBe(300);
+    const [feature] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+      sql`SELECT id, feature_search_index_name(id, 1) AS index FROM ai_feature_definitions WHERE name = 'embedding'`,
+    ]);
+    const name = feature![0]!.index as string;
+    const query = vs[7]!.map((x, i) => x + (i % 2 ? 0.01 : -0.01));
+    const before = await t.post("/v1/embeddings/search", { feature: "message.embedding", vector: query, k: 10 });
+    expect(before.body.metadata).toMatchObject({ strategy: "hnsw", efSearch: 300 }); // the shared index, a wide beam
+
+    // Other test files' upkeep may hold the lock for a moment: run until this index exists.
+    let built: Awaited<ReturnType<typeof runSearchIndexUpkeep>>["built"] = [];
+    for (let attempt = 0; attempt < 50 && !built.some((b) => b.index === name); attempt++) {
+      built = [...built, ...(await runSearchIndexUpkeep(env as never, { minRows: 200, budgetMs: 10_000 })).built];
+      if (!built.some((b) => b.index === name)) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(built.find((b) => b.index === name)).toMatchObject({ featureVersion: 1, dimension: dim, vectors: 300 });
+    const [definition] = await ownerSql()`SELECT indexdef FROM pg_indexes WHERE indexname = ${name}`;
+    expect(definition!.indexdef).toContain(`feature_id = '${feature![0]!.id}'::uuid`);
+
+    const search = { feature: "message.embedding", vector: query, k: 10 };
+    const after = await t.post("/v1/embeddings/search", search);
+    expect(after.body.metadata).toMatchObject({ strategy: "hnsw", efSearch: 40 }); // its own index, a narrow beam
+    // The same neighbours as the exact search of the same tenant.
+    const exact = await apiClient(serving, { EXACT_SEARCH_MAX_ROWS: "1000" })
+      .as(ctx.tenantId)
+      .post("/v1/embeddings/search", search);
+    expect(exact.body.metadata.strategy).toBe("exact");
+    expect(after.body.results.map((r: any) => r.entityId)).toEqual(exact.body.results.map((r: any) => r.entityId));
+    // The planner takes the feature's index for exactly what the route runs.
+    const features = await loadRegistryFeatures(ctx.db, ctx.tenantId);
+    const { settings, query: statement } = searchStatements({
+      feature: features.find((f) => f.qualifiedName === "message.embedding")!,
+      vector: query,
+      entityId: null,
+      k: 10,
+      exactMaxRows: 200,
+    });
+    const [, plan] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+      sql.query(settings.text, settings.values),
+      sql.query(`EXPLAIN (FORMAT JSON) ${statement.text}`, statement.values),
+    ]);
+    expect(JSON.stringify(plan)).toContain(`"Index Name":"${name}"`);
+
+    // No vectors left for the version: the next upkeep drops its index.
+    await withTenantSql(ctx.db, ctx.tenantId, (sql) => [sql`DELETE FROM ai_feature_embeddings_online`]);
+    const dropped: string[] = [];
+    for (let attempt = 0; attempt < 50 && !dropped.includes(name); attempt++) {
+      dropped.push(...(await runSearchIndexUpkeep(env as never, { minRows: 200, budgetMs: 10_000 })).dropped);
+      if (!dropped.includes(name)) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(dropped).toContain(name);
+    expect(await indexExists(name)).toBe(false);
   });
 });
 

@@ -1,5 +1,5 @@
-// Partition upkeep (the seed's create_feature_partition, plus retention) and TTL expiry of
-// the online tables. Both are idempotent and safe to run concurrently (advisory lock,
+// Partition upkeep (the seed's create_feature_partition, plus retention), TTL expiry of
+// the online tables, and the per-feature HNSW indexes of embedding search. Both are idempotent and safe to run concurrently (advisory lock,
 // SKIP LOCKED), through SECURITY DEFINER functions: the app role cannot do more.
 import { sql } from "drizzle-orm";
 import { connectDatabase } from "#shared/db/client.ts";
@@ -28,4 +28,43 @@ export async function runTtlExpiry(env: Env, options: { batchSize?: number; budg
     if (n < batch || Date.now() > deadline) break;
   }
   return { deleted };
+}
+
+export interface SearchIndexBuilt {
+  index: string;
+  featureId: string;
+  featureVersion: number;
+  dimension: number;
+  vectors: number;
+  ms: number;
+}
+
+/**
+ * Gives every embedding feature version with more than `minRows` online vectors its own HNSW
+ * index (migration 0016), one build per call so that the lock blocking writes to the table
+ * lasts one build, largest first, until none is missing or the budget is spent; drops the
+ * indexes of feature versions left without vectors.
+ */
+export async function runSearchIndexUpkeep(env: Env, options: { minRows: number; budgetMs?: number }) {
+  const { db } = connectDatabase(env);
+  const deadline = Date.now() + (options.budgetMs ?? 60_000);
+  const built: SearchIndexBuilt[] = [];
+  const dropped: string[] = [];
+  while (Date.now() < deadline) {
+    const started = Date.now();
+    const result = await db.execute(sql`SELECT * FROM ensure_feature_search_index(${options.minRows})`);
+    const row = result.rows[0];
+    if (!row) break;
+    dropped.push(...((row.dropped as string[] | null) ?? []));
+    if (!row.index_name) break;
+    built.push({
+      index: row.index_name as string,
+      featureId: row.feature_id as string,
+      featureVersion: Number(row.feature_version),
+      dimension: Number(row.dimension),
+      vectors: Number(row.vectors),
+      ms: Date.now() - started,
+    });
+  }
+  return { built, dropped };
 }

@@ -105,7 +105,7 @@ describe("embedding search", () => {
     expect(indexed.body.results.filter((x: any) => tinyExact.includes(x.entityId)).length).toBeGreaterThanOrEqual(9);
 
     const fromBig = await big.t.post("/v1/embeddings/search", { feature: "message.embedding", vector: query, k: 10 });
-    expect(fromBig.body.metadata.strategy).toBe("hnsw"); // 3,000 vectors: over the default threshold of 2,000
+    expect(fromBig.body.metadata.strategy).toBe("hnsw"); // 3,000 vectors: over the default threshold of 1,500
     const exact = bruteForce(big.vs, query, 10).map((x) => x.entityId);
     const recall = fromBig.body.results.filter((x: any) => exact.includes(x.entityId)).length / 10;
     expect(recall).toBeGreaterThanOrEqual(0.9);
