@@ -10,8 +10,9 @@ import { directUrl, localStack, neonUrl } from "../scripts/local/config.ts";
 import { startNeonServer } from "../scripts/local/neon-server.ts";
 import { startUpstashServer } from "../scripts/local/upstash-server.ts";
 import { type Measurement, percentile } from "./stats.ts";
-import { type Host, workerdHost } from "./workerd-host.ts";
+import type { Host } from "./workerd-host.ts";
 import { workerdRssMb } from "./workerd-memory.ts";
+import { plainWorkerdHost } from "./workerd-plain.ts";
 
 /** Measured in Node, so the runner takes it as it is instead of parsing a BENCH line. */
 export type HttpMeasurement = Measurement & { ratio: number | null };
@@ -90,7 +91,7 @@ export async function runHttpBenchmarks(quick: boolean): Promise<HttpMeasurement
   const hosts: Host[] = [];
   try {
     await waitForHttp(`http://127.0.0.1:${ports.admin}/healthz`, 90);
-    hosts.push(await wranglerDevHost(vars), await workerdHost(vars, ports.workerd));
+    hosts.push(await wranglerDevHost(vars), await plainWorkerdHost(vars, ports.workerd));
     const results = await measureAll(quick, hosts, { upstashUrl: upstash.url, secret });
     return results;
   } finally {

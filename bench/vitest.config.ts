@@ -9,7 +9,14 @@ export default defineConfig({
   plugins: [
     cloudflareTest(({ inject }) => ({
       wrangler: { configPath: path.resolve(import.meta.dirname, "../wrangler.toml") },
-      miniflare: { bindings: { ...workerBindings(inject), BENCH_QUICK: process.env.BENCH_QUICK ?? "" } },
+      miniflare: {
+        bindings: {
+          ...workerBindings(inject),
+          BENCH_QUICK: process.env.BENCH_QUICK ?? "",
+          // Building the data (an HNSW index over 100,000 vectors) takes minutes over HTTP.
+          POSTGRES_TIMEOUT_MS: "900000",
+        },
+      },
     })),
   ],
   test: {
