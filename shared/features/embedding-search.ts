@@ -110,11 +110,14 @@ export function searchStatements(search: EmbeddingSearch): { settings: SqlStatem
                                      WHERE feature_id = $2 AND feature_version = $5 AND entity_id = $3
                                      LIMIT 1))::${vectorType} AS q
        ), population AS MATERIALIZED (
-         -- Every vector of a feature has its dimension (push checks it): counting on the
-         -- primary key alone stays an index-only scan.
-         SELECT count(*) AS n FROM (
-           SELECT 1 FROM ai_feature_embeddings_online WHERE feature_id = $2 AND feature_version = $5
-           LIMIT ${exactMaxRows + 1}) AS capped
+         -- A version with its own index is searched through it whatever its size, without
+         -- counting (CASE evaluates the count only when there is none). Every vector of a
+         -- feature has its dimension (push checks it): counting on the primary key alone
+         -- stays an index-only scan.
+         SELECT CASE WHEN to_regclass(feature_search_index_name($2, $5)) IS NOT NULL THEN ${exactMaxRows + 1}
+                     ELSE (SELECT count(*) FROM (
+                             SELECT 1 FROM ai_feature_embeddings_online WHERE feature_id = $2 AND feature_version = $5
+                             LIMIT ${exactMaxRows + 1}) AS capped) END AS n
        ), exact AS (
          SELECT e.entity_id, e.event_timestamp, (e.embedding::${vectorType}) <=> (SELECT q FROM target) AS distance
          FROM ai_feature_embeddings_online e

@@ -121,7 +121,7 @@ export const searchResponse = z
     results: z.array(z.object({ entityId: z.string(), distance: z.number(), eventTimestamp: z.string() })),
     metadata: z.object({
       latencyMs: z.number(),
-      /** "exact" when the tenant has few vectors for the feature (EXACT_SEARCH_MAX_ROWS), else "hnsw". */
+      /** "hnsw" when the feature version has its own index or more vectors than EXACT_SEARCH_MAX_ROWS, else "exact". */
       strategy: z.enum(["exact", "hnsw"]),
       efSearch: z.number().int(),
     }),
