@@ -21,6 +21,11 @@ const root = path.resolve(import.meta.dirname, "..");
 const ports = { serving: 8797, admin: 8798, workerd: 8799 };
 const featureNames = Array.from({ length: 10 }, (_, i) => `f${i}`);
 const entityCount = 1000;
+/**
+ * HTTP_BENCH_SEQUENTIAL_ONLY=1: only the sequential reads on plain workerd (no wrangler dev,
+ * no load test), for trying a change to the read path in a minute rather than ten.
+ */
+const sequentialOnly = process.env.HTTP_BENCH_SEQUENTIAL_ONLY === "1";
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 async function wranglerDevHost(vars: Record<string, string>): Promise<Host> {
@@ -91,7 +96,8 @@ export async function runHttpBenchmarks(quick: boolean): Promise<HttpMeasurement
   const hosts: Host[] = [];
   try {
     await waitForHttp(`http://127.0.0.1:${ports.admin}/healthz`, 90);
-    hosts.push(await wranglerDevHost(vars), await plainWorkerdHost(vars, ports.workerd));
+    if (!sequentialOnly) hosts.push(await wranglerDevHost(vars));
+    hosts.push(await plainWorkerdHost(vars, ports.workerd));
     const results = await measureAll(quick, hosts, { upstashUrl: upstash.url, secret });
     return results;
   } finally {
@@ -147,7 +153,7 @@ async function measureAll(
   }
   const ids = Array.from({ length: entityCount }, (_, i) => `user-${i}`);
   const now = new Date().toISOString();
-  const pushed = await call(ports.serving, "/v1/features/push", {
+  const pushed = await call(hosts[0]!.port, "/v1/features/push", {
     entityType: "user",
     rows: ids.map((entityId, i) => ({
       entityId,
@@ -157,7 +163,7 @@ async function measureAll(
   });
   if (pushed.accepted !== entityCount) throw new Error(`push accepted ${pushed.accepted}`);
   for (let i = 0; i < entityCount; i += 100) {
-    await call(ports.serving, "/v1/features/online", {
+    await call(hosts[0]!.port, "/v1/features/online", {
       entityType: "user",
       entityIds: ids.slice(i, i + 100),
       features: featureNames,
@@ -165,7 +171,13 @@ async function measureAll(
   }
   await new Promise((r) => setTimeout(r, 500));
 
-  const redis = new Redis({ url: setup.upstashUrl, token: localStack.upstashToken, automaticDeserialization: false });
+  // The floor reads as the product does: plain JSON replies (no base64), no deserialization.
+  const redis = new Redis({
+    url: setup.upstashUrl,
+    token: localStack.upstashToken,
+    automaticDeserialization: false,
+    responseEncoding: false,
+  });
   const keys = await Promise.all(ids.map((id) => valueKey(tenantId, group.id, id)));
 
   // Sequential warm reads over HTTP against the raw pipelined read of the same cells.
@@ -219,6 +231,8 @@ async function measureAll(
         );
       }
     }
+
+  if (sequentialOnly) return results;
 
   // Load: 64 connections, random warm users, 1 x 10 each.
   const duration = quick ? 3 : 60;
