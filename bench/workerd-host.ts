@@ -1,6 +1,5 @@
 // The serving worker as `wrangler deploy` would upload it, served by plain workerd through
 // Miniflare: the production runtime without wrangler's dev proxy (a Node hop per request).
-import path from "node:path";
 import type { Readable } from "node:stream";
 import { Miniflare } from "miniflare";
 import { bundleWorker } from "../scripts/lib/bundle-worker.ts";
