@@ -3,7 +3,14 @@
 // index over HTTP; large ones are staged in a TrainingSession and read in one sort-merge pass.
 import { readSplittingOnTooLarge } from "#shared/db/pg-errors.ts";
 import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
-import { collectProbeRows, pairsPerProbe, probeQueries } from "./probe.ts";
+import {
+  collectProbeRows,
+  type ProbeSpan,
+  pairsPerProbe,
+  probeQueries,
+  probeSpanFrom,
+  probeSpanQuery,
+} from "./probe.ts";
 import { TrainingSession } from "./training-session.ts";
 import type { PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
 
@@ -53,12 +60,27 @@ export async function* readPointInTime(
     return;
   }
   const chunk = pairsPerProbe(request.features.length);
+  const span = await spanOf(ctx, request);
   for (let start = 0; start < request.pairs.length; start += chunk) {
     // Embeddings make answers big: a chunk over Neon's 10 MB is read again in halves.
     yield await readSplittingOnTooLarge(request.pairs.slice(start, start + chunk), (pairs) =>
-      probePairs(ctx, request, pairs),
+      probePairs(ctx, request, pairs, span),
     );
   }
+}
+
+/** Below this many probes the span's own round trip costs more than it saves. */
+const spanMinProbes = 500;
+
+/** The ProbeSpan of pairs held in memory, worth a round trip for enough probes only. */
+async function spanOf(ctx: TenantContext, request: TrainingSetRequest & { pairs: StagedPair[] }) {
+  if (request.pairs.length * request.features.length < spanMinProbes) return null;
+  const latestMs = Math.max(...request.pairs.map((p) => Date.parse(p.timestamp)));
+  const query = probeSpanQuery(request, latestMs);
+  const [rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [sql.query(query.text, query.values)], {
+    readOnly: true,
+  });
+  return probeSpanFrom(rows!);
 }
 
 /** One probe round trip: the rows of `pairs`, in their order. */
@@ -66,11 +88,13 @@ async function probePairs(
   ctx: TenantContext,
   request: TrainingSetRequest,
   pairs: readonly StagedPair[],
+  span: ProbeSpan | null,
 ): Promise<PointInTimeRow[]> {
   const pairsJson = JSON.stringify(pairs.map((p, i) => ({ ord: i, entity_id: p.entityId, ts: p.timestamp })));
   const queries = probeQueries(
     request,
     "SELECT * FROM jsonb_to_recordset($6::jsonb) AS r(ord int, entity_id text, ts timestamptz)",
+    span,
   );
   // JIT compilation costs more than these index probes ever take.
   const [, ...results] = await withTenantSql(

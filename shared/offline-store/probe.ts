@@ -14,6 +14,38 @@ import {
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import type { PointInTimeCell, PointInTimeRow, TrainingSetRequest } from "./types.ts";
 
+/**
+ * Constant bounds lo <= event_timestamp < hi for the scalar probes: the run of contiguous
+ * monthly partitions holding the latest requested time (migration 0017), when this tenant
+ * has no value of the requested features before it (those would sit in the DEFAULT
+ * partition or an older run, which the bounds leave out). Written into the statement as
+ * constants, they prune DEFAULT while planning, so each probe reads partitions newest
+ * first and stops at the first row instead of opening every partition before t
+ * (bench/point-in-time.bench.ts: about 3x fewer index reads).
+ */
+export interface ProbeSpan {
+  lo: string;
+  hi: string;
+}
+
+/** The statement that finds the ProbeSpan of a request whose latest time is `latestMs`. */
+export function probeSpanQuery(request: TrainingSetRequest, latestMs: number): ProbeQuery {
+  return {
+    text: `SELECT (extract(epoch FROM s.lo) * 1000)::float8 AS lo_ms, (extract(epoch FROM s.hi) * 1000)::float8 AS hi_ms,
+                  EXISTS (SELECT 1 FROM ai_feature_values v
+                          WHERE v.event_timestamp < s.lo AND v.feature_id = ANY ($2::uuid[]) AND v.entity_type = $3) AS older
+           FROM feature_partition_span($1::timestamptz) s`,
+    values: [new Date(latestMs).toISOString(), `{${request.features.map((f) => f.id).join(",")}}`, request.entityType],
+  };
+}
+
+/** The span from probeSpanQuery's rows, or null when probes must read every partition. */
+export function probeSpanFrom(rows: readonly Record<string, unknown>[]): ProbeSpan | null {
+  const row = rows[0];
+  if (!row || row.older) return null;
+  return { lo: new Date(Number(row.lo_ms)).toISOString(), hi: new Date(Number(row.hi_ms)).toISOString() };
+}
+
 /** Cells (pairs x features) per probe round trip. */
 const cellsPerChunk = 20_000;
 
@@ -32,7 +64,15 @@ export interface ProbeQuery {
  * range). One statement for scalar features, one for embeddings; each gives every pair
  * once per feature of its kind (LEFT JOIN), so each pair appears whatever was found.
  */
-export function probeQueries(request: TrainingSetRequest, pairsSql: string): ProbeQuery[] {
+export function probeQueries(
+  request: TrainingSetRequest,
+  pairsSql: string,
+  span: ProbeSpan | null = null,
+): ProbeQuery[] {
+  // ISO strings this module made from numbers: safe to write into the statement.
+  const bounded = span
+    ? `AND v.event_timestamp >= '${span.lo}'::timestamptz AND v.event_timestamp < '${span.hi}'::timestamptz`
+    : "";
   const indexed = request.features.map((feature, index) => ({ feature, index }));
   const windowed = indexed.filter((f) => f.feature.window);
   const scalar = indexed.filter((f) => f.feature.dataType !== "embedding" && !f.feature.window);
@@ -47,7 +87,7 @@ export function probeQueries(request: TrainingSetRequest, pairsSql: string): Pro
         FROM ${table} v
         WHERE v.feature_id = f.feature_id AND v.feature_version = f.version
           AND v.entity_type = $1 AND v.entity_id = r.entity_id
-          AND v.event_timestamp <= r.ts
+          AND v.event_timestamp <= r.ts ${table === "ai_feature_values" ? bounded : ""}
           AND ($5 OR v.created_at <= r.ts)
         ORDER BY v.event_timestamp DESC, v.ingest_seq DESC
         LIMIT 1

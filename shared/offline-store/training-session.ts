@@ -4,7 +4,7 @@
 // batch or one page, never the request or the answer, however many pairs there are.
 import { type TenantContext, TenantSession } from "#shared/db/tenant.ts";
 import { mergeQuery } from "./merge.ts";
-import { collectProbeRows, pairsPerProbe, probeQueries } from "./probe.ts";
+import { collectProbeRows, pairsPerProbe, probeQueries, probeSpanFrom, probeSpanQuery } from "./probe.ts";
 import type { PointInTimeCell, PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
 
 /** Rows per FETCH: small pages keep the peak low; the round trips cost little next to the query. */
@@ -12,6 +12,8 @@ const pageRows = 2_000;
 
 export class TrainingSession {
   private staged = 0;
+  /** The latest requested time staged, in epoch milliseconds (probes are bounded by it). */
+  private latestMs = Number.NEGATIVE_INFINITY;
 
   private constructor(private readonly session: TenantSession) {}
 
@@ -44,6 +46,7 @@ export class TrainingSession {
       [json],
     );
     this.staged += pairs.length;
+    for (const p of pairs) this.latestMs = Math.max(this.latestMs, Date.parse(p.timestamp));
   }
 
   /**
@@ -87,9 +90,12 @@ export class TrainingSession {
   private async *probed(request: TrainingSetRequest): AsyncGenerator<PointInTimeRow[]> {
     await this.client.query("CREATE INDEX ON training_pairs (ord)");
     const perChunk = pairsPerProbe(request.features.length);
+    const spanQuery = probeSpanQuery(request, this.latestMs);
+    const span = this.staged ? probeSpanFrom((await this.client.query(spanQuery.text, spanQuery.values)).rows) : null;
     const queries = probeQueries(
       request,
       "SELECT ord - $6 AS ord, entity_id, ts FROM training_pairs WHERE ord >= $6 AND ord < $7",
+      span,
     );
     for (let start = 0; start < this.staged; start += perChunk) {
       const count = Math.min(perChunk, this.staged - start);
