@@ -102,17 +102,22 @@ if (!only || only === "materialization-scale") {
 }
 
 // Peak memory of each streamed point-in-time phase, against the smallest one's.
+// Phases are named product-<history rows>-<pairs>.
 const peaks = [...phases]
   .filter(([name, p]) => name.startsWith("product-") && p.end)
-  .map(([name, p]) => ({
-    pairs: Number(name.slice("product-".length)),
-    peak: Math.max(0, ...rssSamples.filter((s) => s.at >= p.start && s.at <= p.end!).map((s) => s.mb)),
-  }))
-  .sort((a, b) => a.pairs - b.pairs);
+  .map(([name, p]) => {
+    const [historyRows, pairs] = name.slice("product-".length).split("-").map(Number);
+    return {
+      historyRows: historyRows!,
+      pairs: pairs!,
+      peak: Math.max(0, ...rssSamples.filter((s) => s.at >= p.start && s.at <= p.end!).map((s) => s.mb)),
+    };
+  })
+  .sort((a, b) => a.pairs - b.pairs || a.historyRows - b.historyRows);
 for (const p of peaks) {
   const m = {
     name: "point_in_time_peak_rss",
-    params: { pairs: p.pairs, format: "ndjson" },
+    params: { pairs: p.pairs, historyRows: p.historyRows, format: "ndjson" },
     value: p.peak,
     unit: "MB",
     floor: peaks[0]!.peak,

@@ -69,7 +69,7 @@ export const authEnv = z.object(authSettings);
 
 export const servingEnv = tenantFacingSchema({
   /** Point-in-time requests with at least this many pairs use one sort-merge pass. */
-  PIT_MERGE_THRESHOLD: z.coerce.number().int().min(1).default(1_000),
+  PIT_MERGE_THRESHOLD: z.coerce.number().int().min(1).default(20_000),
   ...searchSettings,
   /** Statement timeout of an on-demand feature's transformation, computed while a read waits. */
   ON_DEMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),

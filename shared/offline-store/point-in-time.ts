@@ -18,11 +18,13 @@ import type { PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetReques
 export const stageBatchPairs = 5_000;
 
 /**
- * From this many pairs on, one sort-merge pass beats a probe per (pair, feature): measured
- * by bench/point-in-time.bench.ts, 1,000 pairs x 10 features took 0.52 s merged vs 0.80 s
- * probed, 10,000 pairs 2.0 s vs 5.9 s (200,000-row history).
+ * From this many pairs on, one sort-merge pass beats a probe per (pair, feature). Measured
+ * with probes bounded by the partitions (probe.ts), 10 features, by
+ * bench/point-in-time.bench.ts and EXPLAIN ANALYZE: 10,000 pairs on a 5,000,000-row history
+ * 2.8 s probed vs 6.7 s merged; on a 200,000-row history 1.7 s vs 1.6 s; 5,000 pairs
+ * 0.85 s vs 0.9 s. Probes win wherever the history is large next to the request.
  */
-export const defaultMergeThreshold = 1_000;
+export const defaultMergeThreshold = 20_000;
 
 /**
  * How a training set of `pairCount` pairs is read. asOfIngestion filters each request's

@@ -7,7 +7,7 @@ import { updateFeature } from "#shared/registry/features.ts";
 import worker from "../index.ts";
 
 const api = apiClient(worker);
-/** The same worker with the sort-merge strategy for every request (normally from 30,000 pairs on). */
+/** The same worker with the sort-merge strategy for every request (normally from 20,000 pairs on). */
 const merging = apiClient(worker, { PIT_MERGE_THRESHOLD: "1" });
 const MINUTE = 60_000;
 const T0 = Date.UTC(2031, 2, 1, 12, 0, 0);
