@@ -52,14 +52,18 @@ function openingStatement(tenantId: string, settings: Record<string, string> = {
   return { text: `SELECT ${text}`, params: [tenantId, ...names.map((n) => settings[n]!)] };
 }
 
+/** Planner settings a caller may change for its own transaction (never roles or paths). */
+const plannerSettings = new Set(["enable_sort", "jit"]);
+
 const quoteLiteral = (name: string) => {
-  if (!/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a custom setting name: ${name}`);
+  if (!plannerSettings.has(name) && !/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(name))
+    throw new Error(`not a custom or planner setting name: ${name}`);
   return `'${name}'`;
 };
 
 export interface TenantTransactionOptions {
   readOnly?: boolean;
-  /** Transaction-local settings besides the tenant (custom `prefix.name` settings only). */
+  /** Transaction-local settings besides the tenant (custom `prefix.name` settings, enable_sort, jit). */
   settings?: Record<string, string>;
 }
 

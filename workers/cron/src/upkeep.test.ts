@@ -161,6 +161,8 @@ describe("search indexes", () => {
       .as(ctx.tenantId)
       .post("/v1/embeddings/search", search);
     expect(overThreshold.body.metadata).toMatchObject({ strategy: "hnsw", efSearch: 40 });
+    // (The isolate now knows the index: this search took the short path, with the same answer.)
+    expect(overThreshold.body.results).toEqual(after.body.results);
     // The planner takes the feature's index for exactly what the route runs.
     const features = await loadRegistryFeatures(ctx.db, ctx.tenantId);
     const { settings, query: statement } = searchStatements({
