@@ -16,9 +16,10 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Builds the index of the feature version with the most online vectors above p_min_rows that
--- has none yet, and drops the indexes of feature versions left without vectors. Returns the
--- index built (NULL when there was none to build, or another run holds the lock).
-CREATE FUNCTION ensure_feature_search_index(p_min_rows INT)
+-- has none yet (of p_feature_id only, when given), and drops the indexes of feature versions
+-- left without vectors. Returns the index built (NULL when there was none to build, or
+-- another run holds the lock).
+CREATE FUNCTION ensure_feature_search_index(p_min_rows INT, p_feature_id UUID DEFAULT NULL)
 RETURNS TABLE (index_name TEXT, feature_id UUID, feature_version INT, dimension INT, vectors BIGINT, dropped TEXT[])
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_catalog
 -- The graph of ~10,000 vectors of 1,536 floats (~70 MB) is built in memory when it fits.
@@ -50,6 +51,7 @@ BEGIN
   SELECT e.feature_id AS fid, e.feature_version AS version, min(e.dimension) AS dim, count(*) AS n
   INTO candidate
   FROM ai_feature_embeddings_online e
+  WHERE p_feature_id IS NULL OR e.feature_id = p_feature_id
   GROUP BY e.feature_id, e.feature_version
   -- A feature version's vectors share its dimension (push checks it); HNSW takes up to 2,000.
   HAVING count(*) > p_min_rows AND min(e.dimension) = max(e.dimension) AND max(e.dimension) <= 2000
@@ -73,6 +75,6 @@ BEGIN
 END;
 $$;
 
-REVOKE ALL ON FUNCTION ensure_feature_search_index(INT) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ensure_feature_search_index(INT) TO fs_app;
+REVOKE ALL ON FUNCTION ensure_feature_search_index(INT, UUID) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ensure_feature_search_index(INT, UUID) TO fs_app;
 GRANT EXECUTE ON FUNCTION feature_search_index_name(UUID, INT) TO fs_app;

@@ -45,14 +45,19 @@ export interface SearchIndexBuilt {
  * lasts one build, largest first, until none is missing or the budget is spent; drops the
  * indexes of feature versions left without vectors.
  */
-export async function runSearchIndexUpkeep(env: Env, options: { minRows: number; budgetMs?: number }) {
+export async function runSearchIndexUpkeep(
+  env: Env,
+  options: { minRows: number; budgetMs?: number /** Only this feature's versions. */; featureId?: string },
+) {
   const { db } = connectDatabase(env);
   const deadline = Date.now() + (options.budgetMs ?? 60_000);
   const built: SearchIndexBuilt[] = [];
   const dropped: string[] = [];
   while (Date.now() < deadline) {
     const started = Date.now();
-    const result = await db.execute(sql`SELECT * FROM ensure_feature_search_index(${options.minRows})`);
+    const result = await db.execute(
+      sql`SELECT * FROM ensure_feature_search_index(${options.minRows}, ${options.featureId ?? null}::uuid)`,
+    );
     const row = result.rows[0];
     if (!row) break;
     dropped.push(...((row.dropped as string[] | null) ?? []));
