@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { apiClient } from "#harness/http.ts";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import { ownerSql } from "#harness/stack.ts";
+import { cosineDistance } from "#harness/vectors.ts";
 import { withTenantSql } from "#shared/db/tenant.ts";
 import { searchStatements } from "#shared/features/embedding-search.ts";
 import { loadRegistryFeatures } from "#shared/registry/snapshot.ts";
@@ -145,19 +146,8 @@ describe("search indexes", () => {
     expect(after.body.metadata).toMatchObject({ strategy: "hnsw", efSearch: 40 }); // its own index, a narrow beam
     // A version with its own index is searched through it whatever the threshold says, and
     // finds the same neighbours as every distance computed.
-    const cosine = (a: number[], b: number[]) => {
-      let dot = 0;
-      let na = 0;
-      let nb = 0;
-      for (let i = 0; i < a.length; i++) {
-        dot += a[i]! * b[i]!;
-        na += a[i]! * a[i]!;
-        nb += b[i]! * b[i]!;
-      }
-      return 1 - dot / Math.sqrt(na * nb);
-    };
     const exact = vs
-      .map((v, i) => ({ id: `m${i}`, d: cosine(v, query) }))
+      .map((v, i) => ({ id: `m${i}`, d: cosineDistance(v, query) }))
       .sort((a, b) => a.d - b.d)
       .slice(0, 10)
       .map((r) => r.id);
@@ -187,7 +177,15 @@ describe("search indexes", () => {
     await withTenantSql(ctx.db, ctx.tenantId, (sql) => [sql`DELETE FROM ai_feature_embeddings_online`]);
     const dropped: string[] = [];
     for (let attempt = 0; attempt < 50 && !dropped.includes(name); attempt++) {
-      dropped.push(...(await runSearchIndexUpkeep(env as never, { minRows: 200, budgetMs: 10_000 })).dropped);
+      dropped.push(
+        ...(
+          await runSearchIndexUpkeep(env as never, {
+            minRows: 200,
+            budgetMs: 10_000,
+            featureId: feature![0]!.id as string,
+          })
+        ).dropped,
+      );
       if (!dropped.includes(name)) await new Promise((r) => setTimeout(r, 200));
     }
     expect(dropped).toContain(name);

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { apiClient, detailPaths, expectError } from "#harness/http.ts";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
+import { cosineDistance } from "#harness/vectors.ts";
 import { seededRandom } from "../../../../scripts/lib/random.ts";
 import worker from "../index.ts";
 
@@ -11,18 +12,6 @@ const dim = 8;
 function vectors(count: number, seed: number): number[][] {
   const next = seededRandom(seed);
   return Array.from({ length: count }, () => Array.from({ length: dim }, () => next() - 0.5));
-}
-
-function cosineDistance(a: number[], b: number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return 1 - dot / Math.sqrt(na * nb);
 }
 
 async function tenantWithVectors(count: number, seed: number) {
