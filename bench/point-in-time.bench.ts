@@ -3,24 +3,19 @@
 // run: as shipped, and with its best plan (enable_nestloop = off). Answers must be identical.
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import { defineFeatures, testTenantContext } from "#harness/registry.ts";
-import { ownerSql } from "#harness/stack.ts";
 import { signToken } from "#harness/tokens.ts";
-import { withTenantSql } from "#shared/db/tenant.ts";
-import { parseEnv, servingEnv } from "#shared/env.ts";
-import { findGroup } from "#shared/registry/groups.ts";
 import worker from "../workers/serving/src/index.ts";
 import { forEachNdjsonRow } from "./ndjson.ts";
+import { ensureHistory, featureCount, type History, runFeast } from "./pit-history.ts";
 import { report } from "./stats.ts";
-import { historyYearSeconds, historyYearStart, trainingPairs } from "./training-pairs.ts";
+import { trainingPairs } from "./training-pairs.ts";
 
 const quick = Boolean(env.BENCH_QUICK);
-const featureCount = 10;
 /**
  * The histories and the training-set sizes asked of each. Fixed tenants: a generated history
  * is kept between runs and reused.
  */
-const histories = quick
+const histories: (History & { pairCounts: number[] })[] = quick
   ? [{ rows: 200_000, entities: 4_000, tenantId: "00000000-0000-4000-8000-0000000b0001", pairCounts: [1_000, 5_000] }]
   : [
       {
@@ -36,106 +31,20 @@ const histories = quick
         pairCounts: [1_000, 10_000, 100_000],
       },
     ];
-type History = (typeof histories)[number];
-const yearStart = historyYearStart;
-const yearSeconds = historyYearSeconds;
-
-async function ensureHistory({ tenantId, rows: historyRows, entities }: History) {
-  const ctx = testTenantContext(tenantId);
-  const owner = ownerSql();
-  await owner`INSERT INTO tenants (id, name) VALUES (${tenantId}, 'bench') ON CONFLICT DO NOTHING`;
-  let group = await findGroup(ctx, "bench");
-  if (!group) {
-    await defineFeatures(ctx, [
-      {
-        name: "bench",
-        entityType: "user",
-        features: Array.from({ length: featureCount }, (_, i) => ({ name: `f${i}`, dataType: "int64" as const })),
-      },
-    ]);
-    group = await findGroup(ctx, "bench");
-  }
-  const [features] = await withTenantSql(ctx.db, tenantId, (sql) => [
-    sql`SELECT id FROM ai_feature_definitions WHERE group_id = ${group!.id} ORDER BY name`,
-  ]);
-  const featureIds = features!.map((f) => f.id as string);
-  await withTenantSql(ctx.db, tenantId, (sql) => [
-    sql`SELECT create_feature_partition(11, ${new Date(yearStart).toISOString()})`,
-  ]);
-  const [count] = await owner`SELECT count(*)::int AS n FROM ai_feature_values WHERE tenant_id = ${tenantId}`;
-  const batch = 500_000;
-  for (let from = Number(count!.n); from < historyRows; from += batch) {
-    const started = Date.now();
-    await owner.query(
-      `INSERT INTO ai_feature_values (tenant_id, feature_id, entity_type, entity_id, value, value_type, event_timestamp, created_at)
-       SELECT $1, ($2::uuid[])[1 + (i % ${featureCount})], 'user', 'e' || ((i / ${featureCount}) % ${entities}),
-              to_jsonb((i * 7919) % 100000), 'scalar', t, t
-       FROM generate_series($3::bigint, $4::bigint) AS i,
-            LATERAL (SELECT to_timestamp(${yearStart / 1000} + ((i * 2654435761) % ${yearSeconds}))) AS ts(t)
-       ON CONFLICT DO NOTHING`,
-      [tenantId, `{${featureIds.join(",")}}`, from, Math.min(historyRows, from + batch) - 1],
-    );
-    console.log(`history: ${Math.min(historyRows, from + batch)} / ${historyRows} rows (${Date.now() - started} ms)`);
-  }
-  await owner.query("ANALYZE ai_feature_values");
-  return { ctx, featureIds };
-}
-
-/**
- * Feast's offline-store shape: join every entity row with every feature row before it, rank,
- * keep rank 1. It reads the feature version asked (version 1 here), as the product does: values
- * are versioned, and a version-blind join would mix versions into the answer.
- */
-function feastQuery(wrapWithCount: boolean) {
-  const inner = `
-    WITH entity_df AS (
-      SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(ord int, entity_id text, ts timestamptz)
-    ), joined AS (
-      SELECT e.ord, v.feature_id, v.value, v.event_timestamp,
-             ROW_NUMBER() OVER (PARTITION BY e.ord, v.feature_id ORDER BY v.event_timestamp DESC, v.created_at DESC) AS rn
-      FROM entity_df e
-      JOIN ai_feature_values v ON v.entity_id = e.entity_id AND v.event_timestamp <= e.ts
-      WHERE v.feature_id = ANY ($2::uuid[]) AND v.feature_version = 1 AND v.entity_type = 'user'
-    )
-    SELECT ord, feature_id, value, (extract(epoch FROM event_timestamp) * 1000)::bigint AS event_ms FROM joined WHERE rn = 1`;
-  return wrapWithCount ? `SELECT count(*)::int AS n FROM (${inner}) AS answer` : `${inner} ORDER BY ord, feature_id`;
-}
-
-async function runFeast(
-  tenantId: string,
-  pairs: { entityId: string; timestamp: string }[],
-  featureIds: string[],
-  bestPlan: boolean,
-  rows: boolean,
-) {
-  const ctx = testTenantContext(tenantId);
-  const json = JSON.stringify(pairs.map((p, i) => ({ ord: i, entity_id: p.entityId, ts: p.timestamp })));
-  const results = await withTenantSql(ctx.db, tenantId, (sql) => [
-    ...(bestPlan ? [sql`SET LOCAL enable_nestloop = off`] : []),
-    sql.query(feastQuery(!rows), [json, `{${featureIds.join(",")}}`]),
-  ]);
-  return results.at(-1)!;
-}
-
 it("point-in-time: streamed historical route vs Feast's join-then-rank", async () => {
   for (const history of histories) await compareWithFeast(history);
 });
 
-async function compareWithFeast(history: History) {
+async function compareWithFeast(history: History & { pairCounts: number[] }) {
   const { tenantId, rows: historyRows, entities } = history;
   const { featureIds } = await ensureHistory(history);
   const names = Array.from({ length: featureCount }, (_, i) => `bench.f${i}`);
   const token = await signToken({ tenantId, scopes: ["features:read"], expiresIn: 3600 });
   const noop = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
-  const threshold = parseEnv(env, servingEnv).PIT_MERGE_THRESHOLD;
 
   /** The route, consumed line by line (nothing holds the whole answer); a strategy forced or the route's own. */
   async function product(pairs: { entityId: string; timestamp: string }[], strategy: "probe" | "sort-merge" | "route") {
-    const forced = {
-      probe: { PIT_MERGE_THRESHOLD: "100000000" },
-      "sort-merge": { PIT_MERGE_THRESHOLD: "1" },
-      route: {},
-    };
+    const forced = { probe: { PIT_STRATEGY: "probe" }, "sort-merge": { PIT_STRATEGY: "merge" }, route: {} };
     const bindings = { ...env, ...forced[strategy] };
     const started = performance.now();
     const response = await worker.fetch(
@@ -152,6 +61,7 @@ async function compareWithFeast(history: History) {
       noop,
     );
     expect(response.status).toBe(200);
+    const chosen = response.headers.get("x-point-in-time-strategy") === "merge" ? "sort-merge" : "probe";
     const answer: string[] = [];
     let present = 0;
     await forEachNdjsonRow(response.body!, (row) => {
@@ -164,16 +74,15 @@ async function compareWithFeast(history: History) {
       present += names.filter((n) => row.statuses[n] === "PRESENT").length;
     });
     expect(answer).toHaveLength(pairs.length);
-    return { ms: performance.now() - started, answer, present };
+    return { ms: performance.now() - started, answer, present, chosen };
   }
 
   for (const count of history.pairCounts) {
     const pairs = trainingPairs(count, count, entities);
-    const chosen = count >= threshold ? "sort-merge" : "probe";
-    const other = chosen === "probe" ? "sort-merge" : "probe";
     // Untimed first pass: the history's pages in cache, as they are for the Feast queries
     // that run after the product.
-    await product(pairs, "route");
+    const { chosen } = await product(pairs, "route");
+    const other = chosen === "probe" ? "sort-merge" : "probe";
     console.log(`PHASE product-${historyRows}-${count} start ${Date.now()}`);
     const route = await product(pairs, "route");
     console.log(`PHASE product-${historyRows}-${count} end ${Date.now()}`);
@@ -227,7 +136,7 @@ async function compareWithFeast(history: History) {
         value: Math.round(alternative.ms),
         unit: "ms",
         floor: Math.round(route.ms),
-        floorName: `the route's own choice for this size (PIT_MERGE_THRESHOLD = ${threshold}), same pairs, same run`,
+        floorName: "the route's own choice for this request (PIT_STRATEGY = auto), same pairs, same run",
       });
     }
   }

@@ -12,7 +12,7 @@ describe("worker env schemas", () => {
     const cron = parseEnv({ ...store }, cronEnv);
     expect(cron.RETENTION_MONTHS).toBe(24);
     expect(cron.MATERIALIZE_TENANTS).toEqual([]);
-    expect(parseEnv({ ...store, ...secret }, servingEnv).PIT_MERGE_THRESHOLD).toBe(20_000);
+    expect(parseEnv({ ...store, ...secret }, servingEnv).PIT_MERGE_THRESHOLD).toBe(50_000);
   });
 
   it("cron reads its own settings through the schema: a bad value is named, never NaN", () => {

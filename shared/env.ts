@@ -68,8 +68,13 @@ export type Env = z.infer<typeof storeEnv>;
 export const authEnv = z.object(authSettings);
 
 export const servingEnv = tenantFacingSchema({
-  /** Point-in-time requests with at least this many pairs use one sort-merge pass. */
-  PIT_MERGE_THRESHOLD: z.coerce.number().int().min(1).default(20_000),
+  /** Point-in-time requests with at least this many pairs always use one sort-merge pass. */
+  PIT_MERGE_THRESHOLD: z.coerce.number().int().min(1).default(50_000),
+  /**
+   * Below it, "auto" probes or merges by the size of the requested features' history
+   * (offline-store/point-in-time.ts); "probe" or "merge" forces one (benchmarks, diagnosis).
+   */
+  PIT_STRATEGY: z.enum(["auto", "probe", "merge"]).default("auto"),
   ...searchSettings,
   /** Statement timeout of an on-demand feature's transformation, computed while a read waits. */
   ON_DEMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),

@@ -5,6 +5,7 @@ import { readSplittingOnTooLarge } from "#shared/db/pg-errors.ts";
 import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import {
   collectProbeRows,
+  type ProbeQuery,
   type ProbeSpan,
   pairsPerProbe,
   probeQueries,
@@ -17,28 +18,61 @@ import type { PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetReques
 /** Pairs per INSERT when staging. */
 export const stageBatchPairs = 5_000;
 
+/** From this many pairs on, a training set is always read in one sort-merge pass. */
+export const defaultMergeThreshold = 50_000;
+
 /**
- * From this many pairs on, one sort-merge pass beats a probe per (pair, feature). Measured
- * with probes bounded by the partitions (probe.ts), 10 features, by
- * bench/point-in-time.bench.ts and EXPLAIN ANALYZE: 10,000 pairs on a 5,000,000-row history
- * 2.8 s probed vs 6.7 s merged; on a 200,000-row history 1.7 s vs 1.6 s; 5,000 pairs
- * 0.85 s vs 0.9 s. Probes win wherever the history is large next to the request.
+ * Below the threshold the cost decides. A probe per (pair, feature) costs about as much as
+ * the merge spends on five rows of history (bench/point-in-time.bench.ts, 10 features:
+ * 10,000 pairs on a 200,000-row history 2.6 s probed vs 1.9 s merged; on a 5,000,000-row
+ * history 4.6 s vs 5.5 s; 1,000 pairs 0.29 s vs 0.64 s and 1.5 s vs 3.8 s). So the requested
+ * features' history is counted up to five rows per probe: fewer, and the merge reads less.
  */
-export const defaultMergeThreshold = 20_000;
+const historyRowsPerProbe = 5;
+/** Below this many probes the count costs more than a wrong choice. */
+const minCountedProbes = 500;
+
+export interface StrategySettings {
+  /** From this many pairs, always the merge (PIT_MERGE_THRESHOLD). */
+  mergeThreshold: number;
+  /** "auto" decides by the counted history; "probe" or "merge" forces one (PIT_STRATEGY). */
+  strategy: "auto" | PointInTimeStrategy;
+}
+
+/** Runs one statement as the request's tenant and gives its rows. */
+export type RunQuery = (query: ProbeQuery) => Promise<Record<string, unknown>[]>;
 
 /**
  * How a training set of `pairCount` pairs is read. asOfIngestion filters each request's
  * candidates by its own time, which a single carry-forward pass cannot do: it always probes,
  * as do aggregated features.
  */
-export function strategyFor(
+export async function chooseStrategy(
   request: TrainingSetRequest,
   pairCount: number,
-  mergeThreshold: number,
-): PointInTimeStrategy {
+  settings: StrategySettings,
+  run: RunQuery,
+): Promise<PointInTimeStrategy> {
   // Aggregates fold a window per pair: they are probed too (probe.ts).
-  const windowed = request.features.some((f) => f.window);
-  return !request.asOfIngestion && !windowed && pairCount >= mergeThreshold ? "merge" : "probe";
+  if (request.asOfIngestion || request.features.some((f) => f.window)) return "probe";
+  if (settings.strategy !== "auto") return settings.strategy;
+  if (pairCount >= settings.mergeThreshold) return "merge";
+  const probes = pairCount * request.features.length;
+  if (probes < minCountedProbes) return "probe";
+  const cap = probes * historyRowsPerProbe;
+  const [counted] = await run({
+    text: `SELECT count(*)::int AS n FROM (
+             SELECT 1 FROM ai_feature_values v
+             WHERE v.entity_type = $1 AND v.feature_id = ANY ($2::uuid[]) AND v.feature_version = ANY ($3::int[])
+             LIMIT $4) AS capped`,
+    values: [
+      request.entityType,
+      `{${request.features.map((f) => f.id).join(",")}}`,
+      `{${request.features.map((f) => f.version).join(",")}}`,
+      cap,
+    ],
+  });
+  return Number(counted?.n ?? cap) < cap ? "merge" : "probe";
 }
 
 /**
@@ -48,9 +82,11 @@ export function strategyFor(
 export async function* readPointInTime(
   ctx: TenantContext,
   request: TrainingSetRequest & { pairs: StagedPair[] },
-  options: { mergeThreshold?: number } = {},
+  settings: StrategySettings = { mergeThreshold: defaultMergeThreshold, strategy: "auto" },
 ): AsyncGenerator<PointInTimeRow[]> {
-  if (strategyFor(request, request.pairs.length, options.mergeThreshold ?? defaultMergeThreshold) === "merge") {
+  const run: RunQuery = async (query) =>
+    (await withTenantSql(ctx.db, ctx.tenantId, (sql) => [sql.query(query.text, query.values)], { readOnly: true }))[0]!;
+  if ((await chooseStrategy(request, request.pairs.length, settings, run)) === "merge") {
     const session = await TrainingSession.open(ctx);
     try {
       for (let start = 0; start < request.pairs.length; start += stageBatchPairs)
@@ -62,7 +98,7 @@ export async function* readPointInTime(
     return;
   }
   const chunk = pairsPerProbe(request.features.length);
-  const span = await spanOf(ctx, request);
+  const span = await spanOf(request, run);
   for (let start = 0; start < request.pairs.length; start += chunk) {
     // Embeddings make answers big: a chunk over Neon's 10 MB is read again in halves.
     yield await readSplittingOnTooLarge(request.pairs.slice(start, start + chunk), (pairs) =>
@@ -75,14 +111,10 @@ export async function* readPointInTime(
 const spanMinProbes = 500;
 
 /** The ProbeSpan of pairs held in memory, worth a round trip for enough probes only. */
-async function spanOf(ctx: TenantContext, request: TrainingSetRequest & { pairs: StagedPair[] }) {
+async function spanOf(request: TrainingSetRequest & { pairs: StagedPair[] }, run: RunQuery) {
   if (request.pairs.length * request.features.length < spanMinProbes) return null;
   const latestMs = Math.max(...request.pairs.map((p) => Date.parse(p.timestamp)));
-  const query = probeSpanQuery(request, latestMs);
-  const [rows] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [sql.query(query.text, query.values)], {
-    readOnly: true,
-  });
-  return probeSpanFrom(rows!);
+  return probeSpanFrom(await run(probeSpanQuery(request, latestMs)));
 }
 
 /** One probe round trip: the rows of `pairs`, in their order. */

@@ -37,6 +37,11 @@ export class TrainingSession {
     return new TrainingSession(session);
   }
 
+  /** One statement in the session's transaction (as its tenant); its rows. */
+  async query(query: { text: string; values: unknown[] }): Promise<Record<string, unknown>[]> {
+    return (await this.client.query(query.text, query.values)).rows;
+  }
+
   /** Appends pairs in request order (their position is the row order of the answer). */
   async stage(pairs: readonly StagedPair[]): Promise<void> {
     if (pairs.length === 0) return;

@@ -6,3 +6,9 @@ import type { AppBindings } from "#shared/http/bindings.ts";
 export function servingSettings(c: Context<AppBindings>): ServingEnv {
   return parseEnv(c.env, servingEnv);
 }
+
+/** How the historical route picks a point-in-time strategy (PIT_MERGE_THRESHOLD, PIT_STRATEGY). */
+export function strategySettings(c: Context<AppBindings>) {
+  const settings = servingSettings(c);
+  return { mergeThreshold: settings.PIT_MERGE_THRESHOLD, strategy: settings.PIT_STRATEGY };
+}

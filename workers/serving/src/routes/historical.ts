@@ -12,13 +12,13 @@ import { AppError } from "#shared/http/errors.ts";
 import { jsonBody } from "#shared/http/openapi.ts";
 import { tenantRoute } from "#shared/http/route.ts";
 import { tenantContext } from "#shared/http/tenant-context.ts";
-import { readPointInTime, stageBatchPairs, strategyFor } from "#shared/offline-store/point-in-time.ts";
+import { chooseStrategy, readPointInTime, stageBatchPairs } from "#shared/offline-store/point-in-time.ts";
 import { TrainingSession } from "#shared/offline-store/training-session.ts";
-import type { PointInTimeRow } from "#shared/offline-store/types.ts";
+import type { PointInTimeRow, PointInTimeStrategy } from "#shared/offline-store/types.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { resolveFeatures } from "../registry-cache.ts";
 import { historicalRequest, historicalResponse, maxJsonPairs } from "../schemas.ts";
-import { servingSettings } from "../settings.ts";
+import { strategySettings } from "../settings.ts";
 import { csvEncoder, csvHeader, ndjsonEncoder, toObject } from "../training-formats.ts";
 import { readTrainingRequest } from "../training-request.ts";
 
@@ -77,6 +77,7 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
   let rows: AsyncGenerator<PointInTimeRow[]>;
   let names: string[];
   let features: ServedFeature[];
+  let strategy: PointInTimeStrategy;
   try {
     const request = await readTrainingRequest(c.req.raw.body, (pairs) => session.stage(pairs), {
       batchSize: stageBatchPairs,
@@ -86,7 +87,8 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
     names = request.features;
     features = names.map((n) => resolved.get(n)!);
     const training = { entityType: request.entityType, features, asOfIngestion: request.asOfIngestion };
-    rows = session.rows(training, strategyFor(training, request.pairCount, servingSettings(c).PIT_MERGE_THRESHOLD));
+    strategy = await chooseStrategy(training, request.pairCount, strategySettings(c), (q) => session.query(q));
+    rows = session.rows(training, strategy);
   } catch (error) {
     await session.close();
     throw error;
@@ -133,6 +135,8 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
     headers: {
       "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
       "x-request-id": c.get("requestId"),
+      // How the rows were read ("probe" or "merge"): what to look at when a training set is slow.
+      "x-point-in-time-strategy": strategy,
     },
   });
 }
@@ -179,7 +183,7 @@ export function registerHistoricalRoute(app: OpenAPIHono<AppBindings>): void {
           pairs: request.entityTimestampPairs,
           asOfIngestion: request.asOfIngestion,
         },
-        { mergeThreshold: servingSettings(c).PIT_MERGE_THRESHOLD },
+        strategySettings(c),
       );
       const rows = [];
       for await (const chunk of chunks) for (const row of chunk) rows.push(toObject(row, request.features, features));

@@ -1,0 +1,76 @@
+// How a streamed training set is read: merged when the requested features' history is small
+// next to the probes the request would make, probed when it is large, forced by
+// PIT_STRATEGY / PIT_MERGE_THRESHOLD; the same rows whichever way (chooseStrategy).
+import { describe, expect, it } from "vitest";
+import { apiClient } from "#harness/http.ts";
+import { defineFeatures, testTenantContext } from "#harness/registry.ts";
+import { createTenant, ownerSql } from "#harness/stack.ts";
+import worker from "../index.ts";
+
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2031, 0, 1);
+const entities = 20;
+const pairs = Array.from({ length: 600 }, (_, i) => ({
+  entityId: `u${i % entities}`,
+  timestamp: new Date(T0 + ((i * 13) % 500) * HOUR).toISOString(),
+}));
+
+async function addHistory(tenantId: string, featureId: string, from: number, count: number) {
+  await ownerSql().query(
+    `INSERT INTO ai_feature_values (tenant_id, feature_id, entity_type, entity_id, value, value_type, event_timestamp, created_at)
+     SELECT $1, $2, 'user', 'u' || (i % ${entities}), to_jsonb(i), 'scalar',
+            to_timestamp(${T0 / 1000} + i * 1800), to_timestamp(${T0 / 1000} + i * 1800)
+     FROM generate_series($3::int, $4::int) AS i`,
+    [tenantId, featureId, from, from + count - 1],
+  );
+}
+
+async function read(tenantId: string, bindings: Record<string, string> = {}) {
+  const response = await apiClient(worker, bindings)
+    .as(tenantId, ["features:read"])
+    .call("/v1/features/historical", {
+      method: "POST",
+      body: { entityType: "user", entityTimestampPairs: pairs, features: ["g.n"] },
+      headers: { accept: "application/x-ndjson" },
+    });
+  expect(response.status).toBe(200);
+  return { strategy: response.headers.get("x-point-in-time-strategy"), rows: response.text };
+}
+
+describe("point-in-time strategy", () => {
+  it("merges a small history, probes a large one, obeys PIT_STRATEGY and PIT_MERGE_THRESHOLD, same rows every way", async () => {
+    const tenantId = await createTenant("strategy");
+    const { features } = await defineFeatures(testTenantContext(tenantId), [
+      { name: "g", entityType: "user", features: [{ name: "n", dataType: "int64" }] },
+    ]);
+    const featureId = features.get("g.n")!.id;
+    // 600 probes; a history of 400 rows is under five rows per probe: one pass over it.
+    await addHistory(tenantId, featureId, 0, 400);
+    const small = await read(tenantId);
+    expect(small.strategy).toBe("merge");
+    expect(small.rows.split("\n").filter(Boolean)).toHaveLength(pairs.length);
+    const forcedProbe = await read(tenantId, { PIT_STRATEGY: "probe" });
+    expect(forcedProbe).toEqual({ strategy: "probe", rows: small.rows });
+
+    // 3,400 rows: over five per probe, so each pair is probed.
+    await addHistory(tenantId, featureId, 400, 3_000);
+    const large = await read(tenantId);
+    expect(large.strategy).toBe("probe");
+    expect(await read(tenantId, { PIT_STRATEGY: "merge" })).toEqual({ strategy: "merge", rows: large.rows });
+    expect((await read(tenantId, { PIT_MERGE_THRESHOLD: "600" })).strategy).toBe("merge");
+    expect(large.rows).not.toEqual(small.rows);
+  });
+
+  it("refuses a PIT_STRATEGY it does not know, naming the setting", async () => {
+    const tenantId = await createTenant("strategy setting");
+    const response = await apiClient(worker, { PIT_STRATEGY: "fastest" })
+      .as(tenantId, ["features:read"])
+      .post("/v1/features/historical", {
+        entityType: "user",
+        entityTimestampPairs: pairs.slice(0, 1),
+        features: ["g.n"],
+      });
+    expect(response.status).toBe(500);
+    expect(JSON.stringify(response.body)).toContain("PIT_STRATEGY");
+  });
+});
