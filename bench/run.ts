@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only=<name>] — runs every benchmark (bench/*.bench.ts
+// npm run bench [-- --quick] [-- --large] [-- --only=<name>] — runs every benchmark (bench/*.bench.ts
 // inside workerd, then bench/http-load.ts against `wrangler dev` and plain workerd, then
 // bench/training-memory.ts against a fresh workerd, on the local stack), writes
 // bench/results.json and renders BENCHMARKS.md. --only=http, --only=training-memory,
@@ -15,6 +15,8 @@ import { workerdRssMb } from "./workerd-memory.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const quick = process.argv.includes("--quick");
+/** --large: also 1,000,000 pairs on a 20,000,000-row history (point-in-time-large.bench.ts, most of an hour). */
+const large = process.argv.includes("--large");
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 
 const stack = spawnSync(process.execPath, ["--import", "tsx", "scripts/stack.ts", "--for-tests", "--quiet"], {
@@ -38,7 +40,12 @@ const benchFile = only && !nodeBenchmarks.has(only) ? `bench/${only}.bench.ts` :
 function runWorkerdBenchmarks(): Promise<number> {
   const child = spawn("npx", ["vitest", "run", "--config", "bench/vitest.config.ts"], {
     cwd: root,
-    env: { ...process.env, BENCH_QUICK: quick ? "1" : "", ...(benchFile ? { BENCH_FILE: benchFile } : {}) },
+    env: {
+      ...process.env,
+      BENCH_QUICK: quick ? "1" : "",
+      BENCH_LARGE: large ? "1" : "",
+      ...(benchFile ? { BENCH_FILE: benchFile } : {}),
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let buffer = "";

@@ -13,6 +13,7 @@ export default defineConfig({
         bindings: {
           ...workerBindings(inject),
           BENCH_QUICK: process.env.BENCH_QUICK ?? "",
+          BENCH_LARGE: process.env.BENCH_LARGE ?? "",
           // Building the data (an HNSW index over 100,000 vectors) takes minutes over HTTP.
           POSTGRES_TIMEOUT_MS: "900000",
         },
