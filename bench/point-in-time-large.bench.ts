@@ -37,7 +37,12 @@ function requestBody(names: string[]): ReadableStream<Uint8Array> {
         }
         chunk.push(JSON.stringify(next.value));
       }
-      const head = first ? `{"entityType":"user","features":${JSON.stringify(names)},"entityTimestampPairs":[` : ",";
+      // A comma only between pairs: the last pull may find the stream already drained.
+      const head = first
+        ? `{"entityType":"user","features":${JSON.stringify(names)},"entityTimestampPairs":[`
+        : chunk.length
+          ? ","
+          : "";
       first = false;
       controller.enqueue(encoder.encode(`${head}${chunk.join(",")}${done ? "]}" : ""}`));
     },
