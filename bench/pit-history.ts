@@ -93,3 +93,14 @@ export async function runFeast(
   ]);
   return results.at(-1)!;
 }
+
+/** POST /v1/features/historical asking for NDJSON, with a body given whole or streamed. */
+export function ndjsonTrainingRequest(token: string, body: string | ReadableStream<Uint8Array>): Request {
+  return new Request("http://serving/v1/features/historical", {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/x-ndjson" },
+    body,
+    // @ts-expect-error not in the Workers types; what a streamed request body needs elsewhere
+    duplex: "half",
+  });
+}

@@ -10,7 +10,7 @@ import { signToken } from "#harness/tokens.ts";
 import { withTenantSql } from "#shared/db/tenant.ts";
 import worker from "../workers/serving/src/index.ts";
 import { forEachNdjsonRow } from "./ndjson.ts";
-import { ensureHistory, featureCount, runFeast } from "./pit-history.ts";
+import { ensureHistory, featureCount, ndjsonTrainingRequest, runFeast } from "./pit-history.ts";
 import { report } from "./stats.ts";
 import { trainingPairStream, trainingPairs } from "./training-pairs.ts";
 
@@ -67,21 +67,7 @@ it.runIf(large)(
 
     console.log(`PHASE product-${history.rows}-${pairCount} start ${Date.now()}`);
     started = performance.now();
-    const response = await worker.fetch(
-      new Request("http://serving/v1/features/historical", {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${token}`,
-          "content-type": "application/json",
-          accept: "application/x-ndjson",
-        },
-        body: requestBody(names),
-        // @ts-expect-error workerd needs it for a streamed request body
-        duplex: "half",
-      }),
-      env,
-      noop,
-    );
+    const response = await worker.fetch(ndjsonTrainingRequest(token, requestBody(names)), env, noop);
     expect(response.status).toBe(200);
     let rows = 0;
     let present = 0;

@@ -6,7 +6,7 @@ import { expect, it } from "vitest";
 import { signToken } from "#harness/tokens.ts";
 import worker from "../workers/serving/src/index.ts";
 import { forEachNdjsonRow } from "./ndjson.ts";
-import { ensureHistory, featureCount, type History, runFeast } from "./pit-history.ts";
+import { ensureHistory, featureCount, type History, ndjsonTrainingRequest, runFeast } from "./pit-history.ts";
 import { report } from "./stats.ts";
 import { trainingPairs } from "./training-pairs.ts";
 
@@ -48,15 +48,10 @@ async function compareWithFeast(history: History & { pairCounts: number[] }) {
     const bindings = { ...env, ...forced[strategy] };
     const started = performance.now();
     const response = await worker.fetch(
-      new Request("http://serving/v1/features/historical", {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${token}`,
-          "content-type": "application/json",
-          accept: "application/x-ndjson",
-        },
-        body: JSON.stringify({ entityType: "user", entityTimestampPairs: pairs, features: names }),
-      }),
+      ndjsonTrainingRequest(
+        token,
+        JSON.stringify({ entityType: "user", entityTimestampPairs: pairs, features: names }),
+      ),
       bindings,
       noop,
     );
