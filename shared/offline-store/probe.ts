@@ -78,7 +78,7 @@ export function probeQueries(
   const scalar = indexed.filter((f) => f.feature.dataType !== "embedding" && !f.feature.window);
   const vectors = indexed.filter((f) => f.feature.dataType === "embedding");
   const statement = (table: string, column: string, features: { feature: ServedFeature; index: number }[]) => ({
-    text: `WITH req AS (${pairsSql})
+    text: `WITH req AS ${sortedPairs(pairsSql)}
       SELECT r.ord, r.entity_id, (extract(epoch FROM r.ts) * 1000)::float8 AS ts_ms,
              f.i AS fi, hit.value, hit.event_ms
       FROM req r CROSS JOIN unnest($2::uuid[], $3::int[], $4::int[]) AS f(feature_id, i, version)
@@ -117,6 +117,16 @@ export function probeQueries(
 }
 
 /**
+ * The pairs in (entity, time) order, once: each feature's probes then walk its index forward
+ * instead of jumping about it, so consecutive probes land on leaf pages just read
+ * (bench/point-in-time.bench.ts: 10,000 pairs on a 5,000,000-row history, whose index does
+ * not fit in shared_buffers, 2.0 s -> 1.4 s in Postgres). The answer's order comes from `ord`.
+ */
+function sortedPairs(pairsSql: string): string {
+  return `MATERIALIZED (SELECT * FROM (${pairsSql}) AS p ORDER BY p.entity_id COLLATE "C", p.ts)`;
+}
+
+/**
  * Aggregated stream features: for each pair, the fold of the events current at the pair's
  * time (with asOfIngestion: ingested by then) in the window ending at the last interval
  * boundary <= t (windows.ts). One lateral per feature, since each has its own fold; the
@@ -152,7 +162,7 @@ function windowStatement(
              ($3::int[])[${k + 1}] AS fi, agg.value, agg.event_ms
       FROM req r CROSS JOIN LATERAL (${answer}) agg`;
   });
-  return `WITH req AS (${pairsSql})\n${parts.join("\nUNION ALL\n")}`;
+  return `WITH req AS ${sortedPairs(pairsSql)}\n${parts.join("\nUNION ALL\n")}`;
 }
 
 /** The probe results of a range of `count` pairs as rows in request order. */
