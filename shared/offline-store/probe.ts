@@ -117,6 +117,39 @@ export function probeQueries(
 }
 
 /**
+ * Every staged pair (training_pairs) probed in one statement, one row per pair in request
+ * order, shaped as mergeQuery's rows (ord, entity_id, ts_ms, then v<i>, m<i> per feature), so
+ * a cursor pages through either. Scalar and embedding features only: aggregated ones fold a
+ * window (probeQueries). Parameters: $1 entity type, $2 feature ids (uuid[]), $3 versions
+ * (int[]), $4 false when asOfIngestion.
+ */
+export function probeRowsQuery(request: TrainingSetRequest, span: ProbeSpan | null): string {
+  const bounded = span
+    ? `AND v.event_timestamp >= '${span.lo}'::timestamptz AND v.event_timestamp < '${span.hi}'::timestamptz`
+    : "";
+  const laterals = request.features.map((feature, i) => {
+    const [table, column] =
+      feature.dataType === "embedding" ? ["ai_feature_embeddings", "v.embedding"] : ["ai_feature_values", "v.value"];
+    return `LEFT JOIN LATERAL (
+        SELECT ${column}::text AS value, (extract(epoch FROM v.event_timestamp) * 1000)::float8 AS event_ms
+        FROM ${table} v
+        WHERE v.feature_id = ($2::uuid[])[${i + 1}] AND v.feature_version = ($3::int[])[${i + 1}]
+          AND v.entity_type = $1 AND v.entity_id = r.entity_id
+          AND v.event_timestamp <= r.ts ${table === "ai_feature_values" ? bounded : ""}
+          AND ($4 OR v.created_at <= r.ts)
+        ORDER BY v.event_timestamp DESC, v.ingest_seq DESC
+        LIMIT 1
+      ) h${i} ON true`;
+  });
+  const outputs = request.features.map((_, i) => `h${i}.value AS v${i}, h${i}.event_ms AS m${i}`);
+  return `WITH r AS ${sortedPairs("SELECT ord, entity_id, ts FROM training_pairs")}
+    SELECT r.ord, r.entity_id, (extract(epoch FROM r.ts) * 1000)::float8 AS ts_ms, ${outputs.join(", ")}
+    FROM r
+    ${laterals.join("\n    ")}
+    ORDER BY r.ord`;
+}
+
+/**
  * The pairs in (entity, time) order, once: each feature's probes then walk its index forward
  * instead of jumping about it, so consecutive probes land on leaf pages just read
  * (bench/point-in-time.bench.ts: 10,000 pairs on a 5,000,000-row history, whose index does

@@ -4,7 +4,14 @@
 // batch or one page, never the request or the answer, however many pairs there are.
 import { type TenantContext, TenantSession } from "#shared/db/tenant.ts";
 import { mergeQuery } from "./merge.ts";
-import { collectProbeRows, pairsPerProbe, probeQueries, probeSpanFrom, probeSpanQuery } from "./probe.ts";
+import {
+  collectProbeRows,
+  pairsPerProbe,
+  probeQueries,
+  probeRowsQuery,
+  probeSpanFrom,
+  probeSpanQuery,
+} from "./probe.ts";
 import type { PointInTimeCell, PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
 
 /** Rows per FETCH: small pages keep the peak low; the round trips cost little next to the query. */
@@ -55,25 +62,36 @@ export class TrainingSession {
   }
 
   /**
-   * The answer in request order, a page at a time: one sort-merge pass over the staged
-   * pairs and their entities' history, or (`probe`) one index probe per pair and feature,
-   * a range of pairs at a time.
+   * The answer in request order, a page at a time: one pass over the staged pairs and their
+   * entities' history (merge), or one index probe per pair and feature (probe), through a
+   * cursor either way. Aggregated features fold a window per pair: probed a range of pairs
+   * at a time.
    */
   async *rows(request: TrainingSetRequest, strategy: PointInTimeStrategy): AsyncGenerator<PointInTimeRow[]> {
     // Row estimates for the planner: without them it takes the table for a few hundred rows.
     await this.client.query("ANALYZE training_pairs");
-    if (strategy === "merge") yield* this.merged(request);
-    else yield* this.probed(request);
-  }
-
-  private async *merged(request: TrainingSetRequest): AsyncGenerator<PointInTimeRow[]> {
     const featureIds = `{${request.features.map((f) => f.id).join(",")}}`;
     const versions = `{${request.features.map((f) => f.version).join(",")}}`;
-    await this.client.query(`DECLARE training NO SCROLL CURSOR FOR ${mergeQuery(request.features)}`, [
-      request.entityType,
-      featureIds,
-      versions,
-    ]);
+    if (strategy === "merge") {
+      yield* this.paged(request, mergeQuery(request.features), [request.entityType, featureIds, versions]);
+    } else if (request.features.some((f) => f.window)) {
+      yield* this.probedInRanges(request);
+    } else {
+      const text = probeRowsQuery(request, await this.span(request));
+      yield* this.paged(request, text, [request.entityType, featureIds, versions, !request.asOfIngestion]);
+    }
+  }
+
+  /** The ProbeSpan of the staged pairs (null when nothing is staged or probes must read every partition). */
+  private async span(request: TrainingSetRequest) {
+    if (!this.staged) return null;
+    const query = probeSpanQuery(request, this.latestMs);
+    return probeSpanFrom((await this.client.query(query.text, query.values)).rows);
+  }
+
+  /** The rows of a statement shaped (ord, entity_id, ts_ms, v<i>, m<i>...), FETCHed a page at a time. */
+  private async *paged(request: TrainingSetRequest, text: string, values: unknown[]): AsyncGenerator<PointInTimeRow[]> {
+    await this.client.query(`DECLARE training NO SCROLL CURSOR FOR ${text}`, values);
     for (;;) {
       const page = await this.client.query({ text: `FETCH ${pageRows} FROM training`, rowMode: "array" });
       const rows: PointInTimeRow[] = page.rows.map((columns: (string | number | null)[]) => ({
@@ -92,15 +110,13 @@ export class TrainingSession {
     await this.client.query("CLOSE training");
   }
 
-  private async *probed(request: TrainingSetRequest): AsyncGenerator<PointInTimeRow[]> {
+  private async *probedInRanges(request: TrainingSetRequest): AsyncGenerator<PointInTimeRow[]> {
     await this.client.query("CREATE INDEX ON training_pairs (ord)");
     const perChunk = pairsPerProbe(request.features.length);
-    const spanQuery = probeSpanQuery(request, this.latestMs);
-    const span = this.staged ? probeSpanFrom((await this.client.query(spanQuery.text, spanQuery.values)).rows) : null;
     const queries = probeQueries(
       request,
       "SELECT ord - $6 AS ord, entity_id, ts FROM training_pairs WHERE ord >= $6 AND ord < $7",
-      span,
+      await this.span(request),
     );
     for (let start = 0; start < this.staged; start += perChunk) {
       const count = Math.min(perChunk, this.staged - start);

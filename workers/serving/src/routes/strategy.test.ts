@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { apiClient } from "#harness/http.ts";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import { createTenant, ownerSql } from "#harness/stack.ts";
+import { withTenantSql } from "#shared/db/tenant.ts";
 import worker from "../index.ts";
 
 const HOUR = 3_600_000;
@@ -23,6 +24,8 @@ async function addHistory(tenantId: string, featureId: string, from: number, cou
      FROM generate_series($3::int, $4::int) AS i`,
     [tenantId, featureId, from, from + count - 1],
   );
+  // The choice reads the planner's estimate of the history: statistics autovacuum keeps.
+  await ownerSql().query("ANALYZE ai_feature_values");
 }
 
 async function read(tenantId: string, bindings: Record<string, string> = {}) {
@@ -44,7 +47,7 @@ describe("point-in-time strategy", () => {
       { name: "g", entityType: "user", features: [{ name: "n", dataType: "int64" }] },
     ]);
     const featureId = features.get("g.n")!.id;
-    // 600 probes; a history of 400 rows is under five rows per probe: one pass over it.
+    // 600 probes; a history of 400 rows is under fifteen rows per probe: one pass over it.
     await addHistory(tenantId, featureId, 0, 400);
     const small = await read(tenantId);
     expect(small.strategy).toBe("merge");
@@ -52,13 +55,23 @@ describe("point-in-time strategy", () => {
     const forcedProbe = await read(tenantId, { PIT_STRATEGY: "probe" });
     expect(forcedProbe).toEqual({ strategy: "probe", rows: small.rows });
 
-    // 3,400 rows: over five per probe, so each pair is probed.
-    await addHistory(tenantId, featureId, 400, 3_000);
+    // 12,400 rows: over fifteen per probe, so each pair is probed.
+    await addHistory(tenantId, featureId, 400, 12_000);
     const large = await read(tenantId);
     expect(large.strategy).toBe("probe");
     expect(await read(tenantId, { PIT_STRATEGY: "merge" })).toEqual({ strategy: "merge", rows: large.rows });
     expect((await read(tenantId, { PIT_MERGE_THRESHOLD: "600" })).strategy).toBe("merge");
     expect(large.rows).not.toEqual(small.rows);
+
+    // The estimate behind the choice is of the caller's own features only.
+    const estimate = async (asTenant: string) =>
+      (
+        await withTenantSql(testTenantContext(asTenant).db, asTenant, (sql) => [
+          sql`SELECT feature_history_estimate(${`{${featureId}}`}::uuid[])::int AS n`,
+        ])
+      )[0]![0]!.n;
+    expect(await estimate(tenantId)).toBeGreaterThan(6_000);
+    expect(await estimate(await createTenant("strategy neighbour"))).toBe(0);
   });
 
   it("refuses a PIT_STRATEGY it does not know, naming the setting", async () => {
