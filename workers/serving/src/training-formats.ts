@@ -46,23 +46,32 @@ export function toObject(row: PointInTimeRow, names: string[], features: ServedF
  * for twice is one key, as in an object.
  */
 export function ndjsonEncoder(names: string[], features: ServedFeature[]): (row: PointInTimeRow) => string {
-  const columns = [...new Map(names.map((name, i) => [name, i])).entries()].map(([name, i]) => ({
-    key: JSON.stringify(name),
-    index: i,
-    feature: features[i]!,
-  }));
+  // Each column's `"name":` with the comma before it, and its three status fields, made once.
+  const columns = [...new Map(names.map((name, i) => [name, i])).entries()].map(([name, index], c) => {
+    const key = `${c ? "," : ""}${JSON.stringify(name)}:`;
+    return {
+      key,
+      index,
+      feature: features[index]!,
+      nulls: `${key}null`,
+      status: { PRESENT: `${key}"PRESENT"`, NOT_FOUND: `${key}"NOT_FOUND"`, EXPIRED: `${key}"EXPIRED"` },
+    };
+  });
   return (row) => {
     let values = "";
     let times = "";
     let statuses = "";
-    for (const { key, index, feature } of columns) {
-      const cell = row.cells[index]!;
-      const status = statusOf(row, cell, feature);
-      const present = status === "PRESENT";
-      const comma = values ? "," : "";
-      values += `${comma}${key}:${present ? cell.json : "null"}`;
-      times += `${comma}${key}:${present && cell.eventMs !== null ? `"${isoFromMs(cell.eventMs)}"` : "null"}`;
-      statuses += `${comma}${key}:"${status}"`;
+    for (const column of columns) {
+      const cell = row.cells[column.index]!;
+      const status = statusOf(row, cell, column.feature);
+      statuses += column.status[status];
+      if (status === "PRESENT") {
+        values += column.key + cell.json;
+        times += cell.eventMs === null ? column.nulls : `${column.key}"${isoFromMs(cell.eventMs)}"`;
+      } else {
+        values += column.nulls;
+        times += column.nulls;
+      }
     }
     return `{"entityId":${JSON.stringify(row.entityId)},"timestamp":"${isoFromMs(row.timestampMs)}","features":{${values}},"eventTimestamps":{${times}},"statuses":{${statuses}}}\n`;
   };

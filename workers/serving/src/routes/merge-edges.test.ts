@@ -11,6 +11,8 @@ import worker from "../index.ts";
 
 const api = apiClient(worker);
 const T0 = Date.UTC(2026, 0, 5);
+/** An entity id with what array literals and delimited lines must escape. */
+const odd = 'q"u,o{t}e\\ NULL\x1f é';
 const at = (hours: number) => new Date(T0 + hours * 3_600_000).toISOString();
 
 describe("point-in-time merge on the edges", () => {
@@ -33,6 +35,8 @@ describe("point-in-time merge on the edges", () => {
       { entityId: "a", eventTimestamp: at(1), features: { n: 1, vec: [1, 0] } },
       { entityId: "a", eventTimestamp: at(5), features: { n: 5 } },
       { entityId: "b", eventTimestamp: at(3), features: { n: 30, vec: [0, 1] } },
+      // Staged through a Postgres array and sent back in a delimited line: quoted, escaped.
+      { entityId: odd, eventTimestamp: at(2), features: { n: 7 } },
     ]);
     // Restatements of a's value at hour 5 and of b's vector at hour 3: later ingestions.
     await push([{ entityId: "a", eventTimestamp: at(5), features: { n: 55 } }]);
@@ -50,6 +54,7 @@ describe("point-in-time merge on the edges", () => {
       { entityId: "b", timestamp: at(3) },
       { entityId: "c", timestamp: at(9) }, // no history at all
       { entityId: "a", timestamp: at(4) }, // a request asked twice keeps both rows, in order
+      { entityId: odd, timestamp: at(2) },
     ];
     const read = async (strategy: "merge" | "probe") => {
       const response = await apiClient(worker, { PIT_STRATEGY: strategy })
@@ -77,6 +82,7 @@ describe("point-in-time merge on the edges", () => {
       ["b", 30, [0.5, 0.5], at(3)],
       ["c", null, null, null],
       ["a", 1, [1, 0], at(1)],
+      [odd, 7, null, at(2)],
     ]);
     expect(merged[0].statuses).toEqual({ "g.n": "NOT_FOUND", "g.vec": "NOT_FOUND" });
   });
