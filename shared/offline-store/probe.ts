@@ -119,21 +119,24 @@ export function probeQueries(
 /**
  * Every staged pair (training_pairs) probed in one statement, one row per pair in request
  * order, shaped as mergeQuery's rows (ord, entity_id, ts_ms, then v<i>, m<i> per feature), so
- * a cursor pages through either. Scalar and embedding features only: aggregated ones fold a
- * window (probeQueries). Parameters: $1 entity type, $2 feature ids (uuid[]), $3 versions
- * (int[]), $4 false when asOfIngestion.
+ * a cursor pages through either; an aggregated feature folds its window. Parameters: $1 entity
+ * type, $2 feature ids (uuid[]), $3 versions (int[]), $4 false when asOfIngestion.
  */
 export function probeRowsQuery(request: TrainingSetRequest, span: ProbeSpan | null): string {
   const bounded = span
     ? `AND v.event_timestamp >= '${span.lo}'::timestamptz AND v.event_timestamp < '${span.hi}'::timestamptz`
     : "";
   const laterals = request.features.map((feature, i) => {
+    const id = `($2::uuid[])[${i + 1}]`;
+    const version = `($3::int[])[${i + 1}]`;
+    if (feature.window)
+      return `LEFT JOIN LATERAL (${windowAnswer(feature, id, version, "$4", request.asOfIngestion)}) h${i} ON true`;
     const [table, column] =
       feature.dataType === "embedding" ? ["ai_feature_embeddings", "v.embedding"] : ["ai_feature_values", "v.value"];
     return `LEFT JOIN LATERAL (
         SELECT ${column}::text AS value, (extract(epoch FROM v.event_timestamp) * 1000)::float8 AS event_ms
         FROM ${table} v
-        WHERE v.feature_id = ($2::uuid[])[${i + 1}] AND v.feature_version = ($3::int[])[${i + 1}]
+        WHERE v.feature_id = ${id} AND v.feature_version = ${version}
           AND v.entity_type = $1 AND v.entity_id = r.entity_id
           AND v.event_timestamp <= r.ts ${table === "ai_feature_values" ? bounded : ""}
           AND ($4 OR v.created_at <= r.ts)
@@ -171,31 +174,45 @@ function windowStatement(
   asOfIngestion: boolean,
 ): string {
   const parts = features.map(({ feature }, k) => {
-    const window = feature.window!;
-    const step = String(window.intervalSeconds);
-    const end = windowEndSql("r.ts", step);
-    const lastTile = `floor(extract(epoch FROM r.ts) / ${step})::bigint`;
-    // Without asOfIngestion the window is whole tiles: their partial aggregates are folded.
-    // With it, each event's ingestion time matters: the events themselves are folded.
-    const answer = asOfIngestion
-      ? `SELECT ${windowAnswerSql(window.aggregation, "e")}
-        FROM ${currentEventsSql(
-          `v.feature_id = ($2::uuid[])[${k + 1}] AND v.feature_version = ($4::int[])[${k + 1}]
-          AND v.entity_type = $1 AND v.entity_id = r.entity_id
-          AND v.event_timestamp <= ${end}
-          ${window.sizeSeconds === null ? "" : `AND v.event_timestamp > ${end} - make_interval(secs => ${window.sizeSeconds})`}`,
-          "($5 OR v.created_at <= r.ts)",
-        )} e`
-      : `SELECT ${windowAnswerFromTilesSql(window.aggregation, "t")}
-        FROM ai_feature_tiles t
-        WHERE t.feature_id = ($2::uuid[])[${k + 1}] AND t.feature_version = ($4::int[])[${k + 1}] AND $5
-          AND t.entity_type = $1 AND t.entity_id = r.entity_id AND t.tile <= ${lastTile}
-          ${window.sizeSeconds === null ? "" : `AND t.tile > ${lastTile} - ${window.sizeSeconds / window.intervalSeconds}`}`;
+    const answer = windowAnswer(feature, `($2::uuid[])[${k + 1}]`, `($4::int[])[${k + 1}]`, "$5", asOfIngestion);
     return `SELECT r.ord, r.entity_id, (extract(epoch FROM r.ts) * 1000)::float8 AS ts_ms,
              ($3::int[])[${k + 1}] AS fi, agg.value, agg.event_ms
       FROM req r CROSS JOIN LATERAL (${answer}) agg`;
   });
   return `WITH req AS ${sortedPairs(pairsSql)}\n${parts.join("\nUNION ALL\n")}`;
+}
+
+/**
+ * One aggregated feature's answer (value, event_ms) for the pair `r`, given SQL for its id,
+ * its version, and a boolean that is false when asOfIngestion ($1 is the entity type).
+ */
+function windowAnswer(
+  feature: ServedFeature,
+  id: string,
+  version: string,
+  notAsOfIngestion: string,
+  asOfIngestion: boolean,
+): string {
+  const window = feature.window!;
+  const step = String(window.intervalSeconds);
+  const end = windowEndSql("r.ts", step);
+  const lastTile = `floor(extract(epoch FROM r.ts) / ${step})::bigint`;
+  // Without asOfIngestion the window is whole tiles: their partial aggregates are folded.
+  // With it, each event's ingestion time matters: the events themselves are folded.
+  return asOfIngestion
+    ? `SELECT ${windowAnswerSql(window.aggregation, "e")}
+        FROM ${currentEventsSql(
+          `v.feature_id = ${id} AND v.feature_version = ${version}
+          AND v.entity_type = $1 AND v.entity_id = r.entity_id
+          AND v.event_timestamp <= ${end}
+          ${window.sizeSeconds === null ? "" : `AND v.event_timestamp > ${end} - make_interval(secs => ${window.sizeSeconds})`}`,
+          `(${notAsOfIngestion} OR v.created_at <= r.ts)`,
+        )} e`
+    : `SELECT ${windowAnswerFromTilesSql(window.aggregation, "t")}
+        FROM ai_feature_tiles t
+        WHERE t.feature_id = ${id} AND t.feature_version = ${version} AND ${notAsOfIngestion}
+          AND t.entity_type = $1 AND t.entity_id = r.entity_id AND t.tile <= ${lastTile}
+          ${window.sizeSeconds === null ? "" : `AND t.tile > ${lastTile} - ${window.sizeSeconds / window.intervalSeconds}`}`;
 }
 
 /** The probe results of a range of `count` pairs as rows in request order. */

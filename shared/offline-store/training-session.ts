@@ -4,14 +4,7 @@
 // batch or one page, never the request or the answer, however many pairs there are.
 import { type TenantContext, TenantSession } from "#shared/db/tenant.ts";
 import { mergeQuery } from "./merge.ts";
-import {
-  collectProbeRows,
-  pairsPerProbe,
-  probeQueries,
-  probeRowsQuery,
-  probeSpanFrom,
-  probeSpanQuery,
-} from "./probe.ts";
+import { probeRowsQuery, probeSpanFrom, probeSpanQuery } from "./probe.ts";
 import type { PointInTimeCell, PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
 
 /** Rows per FETCH: small pages keep the peak low; the round trips cost little next to the query. */
@@ -66,8 +59,7 @@ export class TrainingSession {
   /**
    * The answer in request order, a page at a time: one pass over the staged pairs and their
    * entities' history (merge), or one index probe per pair and feature (probe), through a
-   * cursor either way. Aggregated features fold a window per pair: probed a range of pairs
-   * at a time.
+   * cursor either way.
    */
   async *rows(request: TrainingSetRequest, strategy: PointInTimeStrategy): AsyncGenerator<PointInTimeRow[]> {
     // Row estimates for the planner: without them it takes the table for a few hundred rows.
@@ -76,8 +68,6 @@ export class TrainingSession {
     const versions = `{${request.features.map((f) => f.version).join(",")}}`;
     if (strategy === "merge") {
       yield* this.paged(request, mergeQuery(request.features), [request.entityType, featureIds, versions]);
-    } else if (request.features.some((f) => f.window)) {
-      yield* this.probedInRanges(request);
     } else {
       const text = probeRowsQuery(request, await this.span(request));
       yield* this.paged(request, text, [request.entityType, featureIds, versions, !request.asOfIngestion]);
@@ -108,23 +98,6 @@ export class TrainingSession {
     await this.client.query("CLOSE training");
   }
 
-  private async *probedInRanges(request: TrainingSetRequest): AsyncGenerator<PointInTimeRow[]> {
-    await this.client.query("CREATE INDEX ON training_pairs (ord)");
-    const perChunk = pairsPerProbe(request.features.length);
-    const queries = probeQueries(
-      request,
-      "SELECT ord - $6 AS ord, entity_id, ts FROM training_pairs WHERE ord >= $6 AND ord < $7",
-      await this.span(request),
-    );
-    for (let start = 0; start < this.staged; start += perChunk) {
-      const count = Math.min(perChunk, this.staged - start);
-      const results: Record<string, unknown>[][] = [];
-      for (const q of queries)
-        results.push((await this.client.query(q.text, [...q.values, start, start + count])).rows);
-      yield collectProbeRows(count, request.features.length, results);
-    }
-  }
-
   /** Ends the transaction (nothing in it is kept) and the connection. */
   close(): Promise<void> {
     return this.session.close();
@@ -152,7 +125,9 @@ function rowOfLine(line: string, featureCount: number): PointInTimeRow {
   const cells: (PointInTimeCell | null)[] = new Array(featureCount);
   for (let i = 0; i < featureCount; i++) {
     const json = fields[1 + 2 * i]!;
-    cells[i] = json === "" ? null : { json, eventMs: Number(fields[2 + 2 * i]) };
+    const ms = fields[2 + 2 * i]!;
+    // An aggregate over no events has a value (count 0) and no event time.
+    cells[i] = json === "" ? null : { json, eventMs: ms === "" ? null : Number(ms) };
   }
   return {
     timestampMs: Number(fields[0]),
