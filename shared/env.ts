@@ -75,6 +75,11 @@ export const servingEnv = tenantFacingSchema({
    * (offline-store/point-in-time.ts); "probe" or "merge" forces one (benchmarks, diagnosis).
    */
   PIT_STRATEGY: z.enum(["auto", "probe", "merge"]).default("auto"),
+  /**
+   * Postgres sessions a streamed training set is spread over, by entity (offline-store/
+   * training-shards.ts): their statements run at once, on as many backends.
+   */
+  PIT_SESSIONS: z.coerce.number().int().min(1).max(8).default(2),
   ...searchSettings,
   /** Statement timeout of an on-demand feature's transformation, computed while a read waits. */
   ON_DEMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),

@@ -7,8 +7,12 @@ export function servingSettings(c: Context<AppBindings>): ServingEnv {
   return parseEnv(c.env, servingEnv);
 }
 
-/** How the historical route picks a point-in-time strategy (PIT_MERGE_THRESHOLD, PIT_STRATEGY). */
+/** How the historical route reads a training set (PIT_MERGE_THRESHOLD, PIT_STRATEGY, PIT_SESSIONS). */
 export function strategySettings(c: Context<AppBindings>) {
   const settings = servingSettings(c);
-  return { mergeThreshold: settings.PIT_MERGE_THRESHOLD, strategy: settings.PIT_STRATEGY };
+  return {
+    mergeThreshold: settings.PIT_MERGE_THRESHOLD,
+    strategy: settings.PIT_STRATEGY,
+    sessions: settings.PIT_SESSIONS,
+  };
 }

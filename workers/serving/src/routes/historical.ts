@@ -13,7 +13,7 @@ import { jsonBody } from "#shared/http/openapi.ts";
 import { tenantRoute } from "#shared/http/route.ts";
 import { tenantContext } from "#shared/http/tenant-context.ts";
 import { chooseStrategy, readPointInTime, stageBatchPairs } from "#shared/offline-store/point-in-time.ts";
-import { TrainingSession } from "#shared/offline-store/training-session.ts";
+import { TrainingShards } from "#shared/offline-store/training-shards.ts";
 import type { PointInTimeRow, PointInTimeStrategy } from "#shared/offline-store/types.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { resolveFeatures } from "../registry-cache.ts";
@@ -73,7 +73,8 @@ export function streamErrorMarker(format: StreamedFormat, error: unknown, reques
 
 async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat): Promise<Response> {
   const ctx = tenantContext(c);
-  const session = await TrainingSession.open(ctx);
+  const settings = strategySettings(c);
+  const session = await TrainingShards.open(ctx, settings.sessions);
   let rows: AsyncGenerator<PointInTimeRow[]>;
   let names: string[];
   let features: ServedFeature[];
@@ -87,7 +88,7 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
     names = request.features;
     features = names.map((n) => resolved.get(n)!);
     const training = { entityType: request.entityType, features, asOfIngestion: request.asOfIngestion };
-    strategy = await chooseStrategy(training, request.pairCount, strategySettings(c), (q) => session.query(q));
+    strategy = await chooseStrategy(training, request.pairCount, settings, (q) => session.query(q));
     rows = session.rows(training, strategy);
   } catch (error) {
     await session.close();
