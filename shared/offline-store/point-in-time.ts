@@ -12,7 +12,7 @@ import {
   probeSpanFrom,
   probeSpanQuery,
 } from "./probe.ts";
-import { TrainingSession } from "./training-session.ts";
+import { TrainingShards } from "./training-shards.ts";
 import type { PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
 
 /** Pairs per INSERT when staging. */
@@ -37,6 +37,8 @@ const minCountedProbes = 500;
 export interface StrategySettings {
   /** From this many pairs, always the merge (PIT_MERGE_THRESHOLD). */
   mergeThreshold: number;
+  /** Sessions a merge is spread over (PIT_SESSIONS). */
+  sessions: number;
   /** "auto" decides by the estimated history; "probe" or "merge" forces one (PIT_STRATEGY). */
   strategy: "auto" | PointInTimeStrategy;
 }
@@ -69,34 +71,94 @@ export async function chooseStrategy(
 }
 
 /**
- * Point-in-time rows for pairs held in memory (the JSON route, online reads with a
- * timestamp), in request order (duplicates kept), one chunk per Postgres round trip.
+ * Point-in-time rows for pairs held in memory (the JSON route, small streamed requests,
+ * online reads with a timestamp), in request order (duplicates kept), one chunk per Postgres
+ * round trip.
  */
 export async function* readPointInTime(
   ctx: TenantContext,
   request: TrainingSetRequest & { pairs: StagedPair[] },
-  settings: StrategySettings = { mergeThreshold: defaultMergeThreshold, strategy: "auto" },
+  settings: StrategySettings = defaultStrategySettings,
 ): AsyncGenerator<PointInTimeRow[]> {
+  yield* (await openPointInTime(ctx, request, settings)).rows;
+}
+
+const defaultStrategySettings: StrategySettings = {
+  mergeThreshold: defaultMergeThreshold,
+  strategy: "auto",
+  sessions: 1,
+};
+
+/**
+ * readPointInTime's strategy, decided, and its rows. Probes go over HTTP (Neon's pooled,
+ * warm connections: no session to open), two round trips at once when there are enough of
+ * them, so that two backends share the work. The merge stages the pairs in `sessions`
+ * sessions (training-shards.ts).
+ */
+export async function openPointInTime(
+  ctx: TenantContext,
+  request: TrainingSetRequest & { pairs: StagedPair[] },
+  settings: StrategySettings = defaultStrategySettings,
+): Promise<{ strategy: PointInTimeStrategy; rows: AsyncGenerator<PointInTimeRow[]> }> {
   const run: RunQuery = async (query) =>
     (await withTenantSql(ctx.db, ctx.tenantId, (sql) => [sql.query(query.text, query.values)], { readOnly: true }))[0]!;
-  if ((await chooseStrategy(request, request.pairs.length, settings, run)) === "merge") {
-    const session = await TrainingSession.open(ctx);
-    try {
-      for (let start = 0; start < request.pairs.length; start += stageBatchPairs)
-        await session.stage(request.pairs.slice(start, start + stageBatchPairs));
-      yield* session.rows(request, "merge");
-    } finally {
-      await session.close();
-    }
-    return;
+  // The span is only used by probes; asked at the same time, it costs no extra wait.
+  const [strategy, span] = await Promise.all([
+    chooseStrategy(request, request.pairs.length, settings, run),
+    spanOf(request, run),
+  ]);
+  return { strategy, rows: strategy === "merge" ? merged(ctx, request, settings) : probed(ctx, request, span) };
+}
+
+async function* merged(
+  ctx: TenantContext,
+  request: TrainingSetRequest & { pairs: StagedPair[] },
+  settings: StrategySettings,
+): AsyncGenerator<PointInTimeRow[]> {
+  const shards = await TrainingShards.open(ctx, settings.sessions);
+  try {
+    for (let start = 0; start < request.pairs.length; start += stageBatchPairs)
+      await shards.stage(request.pairs.slice(start, start + stageBatchPairs));
+    yield* shards.rows(request, "merge");
+  } finally {
+    await shards.close();
   }
-  const chunk = pairsPerProbe(request.features.length);
-  const span = await spanOf(request, run);
-  for (let start = 0; start < request.pairs.length; start += chunk) {
-    // Embeddings make answers big: a chunk over Neon's 10 MB is read again in halves.
-    yield await readSplittingOnTooLarge(request.pairs.slice(start, start + chunk), (pairs) =>
-      probePairs(ctx, request, pairs, span),
-    );
+}
+
+/** Probe round trips in flight at once (each on its own pooled backend). */
+const probesInFlight = 2;
+/** Below this many probes one round trip does it all. */
+const minSplitProbes = 2_000;
+
+async function* probed(
+  ctx: TenantContext,
+  request: TrainingSetRequest & { pairs: StagedPair[] },
+  span: ProbeSpan | null,
+): AsyncGenerator<PointInTimeRow[]> {
+  const { pairs } = request;
+  const probes = pairs.length * request.features.length;
+  const perRoundTrip = pairsPerProbe(request.features.length);
+  const chunk =
+    probes < minSplitProbes ? perRoundTrip : Math.min(perRoundTrip, Math.ceil(pairs.length / probesInFlight));
+  // Embeddings make answers big: a chunk over Neon's 10 MB is read again in halves.
+  const read = (start: number) =>
+    readSplittingOnTooLarge(pairs.slice(start, start + chunk), (part) => probePairs(ctx, request, part, span));
+  const inFlight: Promise<PointInTimeRow[]>[] = [];
+  let next = 0;
+  const launch = () => {
+    while (inFlight.length < probesInFlight && next < pairs.length) {
+      const started = read(next);
+      // Seen when its turn comes; one left behind by an earlier failure must not be "unhandled".
+      started.catch(() => {});
+      inFlight.push(started);
+      next += chunk;
+    }
+  };
+  launch();
+  while (inFlight.length) {
+    const rows = await inFlight.shift()!;
+    launch();
+    yield rows;
   }
 }
 

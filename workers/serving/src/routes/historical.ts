@@ -12,7 +12,12 @@ import { AppError } from "#shared/http/errors.ts";
 import { jsonBody } from "#shared/http/openapi.ts";
 import { tenantRoute } from "#shared/http/route.ts";
 import { tenantContext } from "#shared/http/tenant-context.ts";
-import { chooseStrategy, readPointInTime, stageBatchPairs } from "#shared/offline-store/point-in-time.ts";
+import {
+  chooseStrategy,
+  openPointInTime,
+  readPointInTime,
+  stageBatchPairs,
+} from "#shared/offline-store/point-in-time.ts";
 import { TrainingShards } from "#shared/offline-store/training-shards.ts";
 import type { PointInTimeRow, PointInTimeStrategy } from "#shared/offline-store/types.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
@@ -20,7 +25,7 @@ import { resolveFeatures } from "../registry-cache.ts";
 import { historicalRequest, historicalResponse, maxJsonPairs } from "../schemas.ts";
 import { strategySettings } from "../settings.ts";
 import { csvEncoder, csvHeader, ndjsonEncoder, toObject } from "../training-formats.ts";
-import { readTrainingRequest } from "../training-request.ts";
+import { readTrainingRequest, type StreamedPair } from "../training-request.ts";
 
 type StreamedFormat = "ndjson" | "csv";
 
@@ -74,13 +79,29 @@ export function streamErrorMarker(format: StreamedFormat, error: unknown, reques
 async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat): Promise<Response> {
   const ctx = tenantContext(c);
   const settings = strategySettings(c);
-  const session = await TrainingShards.open(ctx, settings.sessions);
+  // The first batch is held, not staged: a request that ends within it (most training sets)
+  // is read over HTTP like a JSON one, with no session to open (openPointInTime). A second
+  // batch opens the sessions and stages both.
+  const staged: { held: StreamedPair[] | null; shards: TrainingShards | null } = { held: null, shards: null };
+  const stage = async (pairs: StreamedPair[]) => {
+    if (!staged.shards && !staged.held) {
+      staged.held = pairs;
+      return;
+    }
+    if (!staged.shards) {
+      staged.shards = await TrainingShards.open(ctx, settings.sessions);
+      await staged.shards.stage(staged.held!);
+      staged.held = null;
+    }
+    await staged.shards.stage(pairs);
+  };
+  const session = { close: async () => staged.shards?.close() };
   let rows: AsyncGenerator<PointInTimeRow[]>;
   let names: string[];
   let features: ServedFeature[];
   let strategy: PointInTimeStrategy;
   try {
-    const request = await readTrainingRequest(c.req.raw.body, (pairs) => session.stage(pairs), {
+    const request = await readTrainingRequest(c.req.raw.body, stage, {
       batchSize: stageBatchPairs,
       maxBytes: maxStreamedBodyBytes,
     });
@@ -88,8 +109,13 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
     names = request.features;
     features = names.map((n) => resolved.get(n)!);
     const training = { entityType: request.entityType, features, asOfIngestion: request.asOfIngestion };
-    strategy = await chooseStrategy(training, request.pairCount, settings, (q) => session.query(q));
-    rows = session.rows(training, strategy);
+    const shards = staged.shards;
+    if (shards) {
+      strategy = await chooseStrategy(training, request.pairCount, settings, (q) => shards.query(q));
+      rows = shards.rows(training, strategy);
+    } else {
+      ({ strategy, rows } = await openPointInTime(ctx, { ...training, pairs: staged.held ?? [] }, settings));
+    }
   } catch (error) {
     await session.close();
     throw error;
