@@ -43,11 +43,6 @@ export class TrainingSession {
     return new TrainingSession(session);
   }
 
-  /** One statement in the session's transaction (as its tenant); its rows. */
-  async query(query: { text: string; values: unknown[] }): Promise<Record<string, unknown>[]> {
-    return (await this.client.query(query.text, query.values)).rows;
-  }
-
   /**
    * Appends pairs; each one's position in the request (its row in the answer) is `ords[i]`, or
    * by default the next ones after those staged so far.

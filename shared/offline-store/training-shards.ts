@@ -37,11 +37,6 @@ export class TrainingShards {
     return new TrainingShards(sessions);
   }
 
-  /** One statement in the first session (as the tenant); its rows. */
-  query(query: { text: string; values: unknown[] }): Promise<Record<string, unknown>[]> {
-    return this.sessions[0]!.query(query);
-  }
-
   /** Appends pairs in request order, each to the session of its entity. */
   async stage(pairs: readonly StagedPair[]): Promise<void> {
     const count = this.sessions.length;

@@ -15,6 +15,7 @@ import { tenantContext } from "#shared/http/tenant-context.ts";
 import {
   chooseStrategy,
   openPointInTime,
+  pooledQuery,
   readPointInTime,
   stageBatchPairs,
 } from "#shared/offline-store/point-in-time.ts";
@@ -111,7 +112,7 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
     const training = { entityType: request.entityType, features, asOfIngestion: request.asOfIngestion };
     const shards = staged.shards;
     if (shards) {
-      strategy = await chooseStrategy(training, request.pairCount, settings, (q) => shards.query(q));
+      strategy = await chooseStrategy(training, request.pairCount, settings, pooledQuery(ctx));
       rows = shards.rows(training, strategy);
     } else {
       ({ strategy, rows } = await openPointInTime(ctx, { ...training, pairs: staged.held ?? [] }, settings));

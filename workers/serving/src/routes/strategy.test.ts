@@ -74,6 +74,38 @@ describe("point-in-time strategy", () => {
     expect(await estimate(await createTenant("strategy neighbour"))).toBe(0);
   });
 
+  it("spreads a large streamed training set over PIT_SESSIONS sessions by entity: the same rows, in request order", async () => {
+    const tenantId = await createTenant("strategy sessions");
+    const { features } = await defineFeatures(testTenantContext(tenantId), [
+      { name: "g", entityType: "user", features: [{ name: "n", dataType: "int64" }] },
+    ]);
+    await addHistory(tenantId, features.get("g.n")!.id, 0, 400);
+    // Over one staging batch (5,000 pairs): staged in sessions, not read over HTTP.
+    const many = Array.from({ length: 6_001 }, (_, i) => ({
+      entityId: `u${(i * 7) % (entities + 3)}`,
+      timestamp: new Date(T0 + ((i * 37) % 500) * HOUR).toISOString(),
+    }));
+    const lines = async (bindings: Record<string, string>) => {
+      const response = await apiClient(worker, bindings)
+        .as(tenantId, ["features:read"])
+        .call("/v1/features/historical", {
+          method: "POST",
+          body: { entityType: "user", entityTimestampPairs: many, features: ["g.n"] },
+          headers: { accept: "application/x-ndjson" },
+        });
+      expect(response.status).toBe(200);
+      return response.text.split("\n").filter(Boolean);
+    };
+    const one = await lines({ PIT_SESSIONS: "1", PIT_STRATEGY: "merge" });
+    expect(one.map((l) => JSON.parse(l)).map((r) => [r.entityId, r.timestamp])).toEqual(
+      many.map((p) => [p.entityId, p.timestamp]),
+    );
+    expect(one.filter((l) => l.includes('"PRESENT"')).length).toBeGreaterThan(1_000);
+    for (const sessions of ["2", "3"])
+      for (const strategy of ["merge", "probe"])
+        expect(await lines({ PIT_SESSIONS: sessions, PIT_STRATEGY: strategy })).toEqual(one);
+  });
+
   it("refuses a PIT_STRATEGY it does not know, naming the setting", async () => {
     const tenantId = await createTenant("strategy setting");
     const response = await apiClient(worker, { PIT_STRATEGY: "fastest" })
