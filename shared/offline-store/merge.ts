@@ -16,8 +16,9 @@ import type { ServedFeature } from "#shared/registry/snapshot.ts";
 // Entity ids are sorted and grouped bytewise (COLLATE "C"): with the database's collation
 // every comparison of the big sort goes through strcoll.
 // Parameters: $1 entity type, $2 the features' ids (uuid[], in request order), $3 their
-// versions (int[], same order).
-export function mergeQuery(features: readonly ServedFeature[]): string {
+// versions (int[], same order). The pairs are the staged table training_pairs, or
+// `pairsSql` (a query of ord, entity_id, ts) under that name.
+export function mergeQuery(features: readonly ServedFeature[], pairsSql?: string): string {
   const ofFeature = (i: number) =>
     `FILTER (WHERE feature_id = ($2::uuid[])[${i + 1}] AND feature_version = ($3::int[])[${i + 1}])`;
   const arrays = features.map(
@@ -38,7 +39,7 @@ export function mergeQuery(features: readonly ServedFeature[]): string {
       AND v.event_timestamp <= (SELECT max(ts) FROM training_pairs)`;
   const embeddings = features.some((f) => f.dataType === "embedding");
   return `
-  WITH history AS (${history("ai_feature_values", "v.value::text")}
+  WITH ${pairsSql ? `training_pairs AS MATERIALIZED (${pairsSql}), ` : ""}history AS (${history("ai_feature_values", "v.value::text")}
     ${embeddings ? `UNION ALL ${history("ai_feature_embeddings", "v.embedding::text")}` : ""}
   ), grouped AS (
     -- Aggregates take their rows in the order the sorted subquery gives them.

@@ -1,19 +1,13 @@
 // Values as they were at a point in time, from the offline store: for each (feature,
-// entity), the row with the latest event_timestamp <= t. Small requests probe the lookup
-// index over HTTP; large ones are staged in a TrainingSession and read in one sort-merge pass.
+// entity), the row with the latest event_timestamp <= t, by index probes or in one pass over
+// the history (chooseStrategy). Pairs held in memory are read over HTTP (openPointInTime);
+// large streamed requests are staged in sessions (training-shards.ts).
 import { readSplittingOnTooLarge } from "#shared/db/pg-errors.ts";
 import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
-import {
-  collectProbeRows,
-  type ProbeQuery,
-  type ProbeSpan,
-  pairsPerProbe,
-  probeQueries,
-  probeSpanFrom,
-  probeSpanQuery,
-} from "./probe.ts";
-import { TrainingShards } from "./training-shards.ts";
-import type { PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
+import type { ServedFeature } from "#shared/registry/snapshot.ts";
+import { mergeQuery } from "./merge.ts";
+import { type ProbeQuery, type ProbeSpan, probeRowsQuery, probeSpanFrom, probeSpanQuery } from "./probe.ts";
+import type { PointInTimeCell, PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
 
 /** Pairs per INSERT when staging. */
 export const stageBatchPairs = 5_000;
@@ -100,10 +94,9 @@ const defaultStrategySettings: StrategySettings = {
 };
 
 /**
- * readPointInTime's strategy, decided, and its rows. Probes go over HTTP (Neon's pooled,
- * warm connections: no session to open), two round trips at once when there are enough of
- * them, so that two backends share the work. The merge stages the pairs in `sessions`
- * sessions (training-shards.ts).
+ * readPointInTime's strategy, decided, and its rows, over HTTP (Neon's pooled, warm
+ * connections: no session to open, nothing staged). Two round trips at once share the work
+ * between two backends: probes a range of pairs each, the merge half the features each.
  */
 export async function openPointInTime(
   ctx: TenantContext,
@@ -116,22 +109,86 @@ export async function openPointInTime(
     chooseStrategy(request, request.pairs.length, settings, run),
     spanOf(request, run),
   ]);
-  return { strategy, rows: strategy === "merge" ? merged(ctx, request, settings) : probed(ctx, request, span) };
+  return { strategy, rows: strategy === "merge" ? merged(ctx, request) : probed(ctx, request, span) };
 }
 
-async function* merged(
+/**
+ * The merge of pairs held in memory, over HTTP: the features are shared out between
+ * round trips in flight at once (each its own pooled backend), each reading only its
+ * features' history for every pair; their answers, both in request order, are zipped.
+ */
+async function* merged(ctx: TenantContext, request: TrainingSetRequest & { pairs: StagedPair[] }) {
+  const indexed = request.features.map((feature, index) => ({ feature, index }));
+  const parts = Math.min(probesInFlight, indexed.length);
+  const groups = Array.from({ length: parts }, (_, k) => indexed.filter((_, i) => i % parts === k));
+  const answers = await Promise.all(
+    groups.map((group) =>
+      readSplittingOnTooLarge(request.pairs, (pairs) =>
+        mergePairs(
+          ctx,
+          request,
+          group.map((g) => g.feature),
+          pairs,
+        ),
+      ),
+    ),
+  );
+  const rows: PointInTimeRow[] = request.pairs.map((pair, i) => ({
+    entityId: pair.entityId,
+    timestampMs: Number(answers[0]![i]!.ts_ms),
+    cells: new Array(request.features.length).fill(null),
+  }));
+  groups.forEach((group, k) => {
+    const answer = answers[k]!;
+    answer.forEach((hit, i) => {
+      group.forEach(({ index }, j) => {
+        const value = hit[`v${j}`];
+        if (value !== null && value !== undefined)
+          rows[i]!.cells[index] = { json: value as string, eventMs: Number(hit[`m${j}`]) };
+      });
+    });
+  });
+  for (let start = 0; start < rows.length; start += stageBatchPairs) yield rows.slice(start, start + stageBatchPairs);
+}
+
+/** mergeQuery over `pairs` sent as arrays: one row per pair, in their order. */
+async function mergePairs(
   ctx: TenantContext,
-  request: TrainingSetRequest & { pairs: StagedPair[] },
-  settings: StrategySettings,
-): AsyncGenerator<PointInTimeRow[]> {
-  const shards = await TrainingShards.open(ctx, settings.sessions);
-  try {
-    for (let start = 0; start < request.pairs.length; start += stageBatchPairs)
-      await shards.stage(request.pairs.slice(start, start + stageBatchPairs));
-    yield* shards.rows(request, "merge");
-  } finally {
-    await shards.close();
-  }
+  request: TrainingSetRequest,
+  features: ServedFeature[],
+  pairs: readonly StagedPair[],
+): Promise<Record<string, unknown>[]> {
+  const text = mergeQuery(
+    features,
+    "SELECT * FROM unnest($4::int[], $5::text[], $6::timestamptz[]) AS p(ord, entity_id, ts)",
+  );
+  const values = [
+    request.entityType,
+    `{${features.map((f) => f.id).join(",")}}`,
+    `{${features.map((f) => f.version).join(",")}}`,
+    pairs.map((_, i) => i),
+    pairs.map((p) => p.entityId),
+    pairs.map((p) => p.timestamp),
+  ];
+  // JIT costs more than it saves on these plans; the sort wants memory.
+  const [, , rows] = await withTenantSql(
+    ctx.db,
+    ctx.tenantId,
+    (sql) => [sql`SET LOCAL jit = off`, sql`SET LOCAL work_mem = '64MB'`, sql.query(text, values)],
+    { readOnly: true },
+  );
+  return rows!;
+}
+
+/**
+ * Pairs per probe round trip: large enough that sorting them by entity keeps each feature's
+ * probes on neighbouring index pages, small enough that the answer stays well under Neon's
+ * 10 MB (an embedding cell of 1,536 dimensions is ~20 KB of JSON; one over is read again in
+ * halves).
+ */
+function pairsPerRoundTrip(features: readonly ServedFeature[]): number {
+  const vectors = features.filter((f) => f.dataType === "embedding").length;
+  return vectors ? Math.max(1, Math.floor(200 / vectors)) : Math.max(1, Math.floor(50_000 / features.length));
 }
 
 /** Probe round trips in flight at once (each on its own pooled backend). */
@@ -146,7 +203,7 @@ async function* probed(
 ): AsyncGenerator<PointInTimeRow[]> {
   const { pairs } = request;
   const probes = pairs.length * request.features.length;
-  const perRoundTrip = pairsPerProbe(request.features.length);
+  const perRoundTrip = pairsPerRoundTrip(request.features);
   const chunk =
     probes < minSplitProbes ? perRoundTrip : Math.min(perRoundTrip, Math.ceil(pairs.length / probesInFlight));
   // Embeddings make answers big: a chunk over Neon's 10 MB is read again in halves.
@@ -188,18 +245,36 @@ async function probePairs(
   pairs: readonly StagedPair[],
   span: ProbeSpan | null,
 ): Promise<PointInTimeRow[]> {
-  const pairsJson = JSON.stringify(pairs.map((p, i) => ({ ord: i, entity_id: p.entityId, ts: p.timestamp })));
-  const queries = probeQueries(
+  const text = probeRowsQuery(
     request,
-    "SELECT * FROM jsonb_to_recordset($6::jsonb) AS r(ord int, entity_id text, ts timestamptz)",
     span,
+    "SELECT * FROM unnest($5::int[], $6::text[], $7::timestamptz[]) AS p(ord, entity_id, ts)",
   );
+  const values = [
+    request.entityType,
+    `{${request.features.map((f) => f.id).join(",")}}`,
+    `{${request.features.map((f) => f.version).join(",")}}`,
+    !request.asOfIngestion,
+    pairs.map((_, i) => i),
+    pairs.map((p) => p.entityId),
+    pairs.map((p) => p.timestamp),
+  ];
   // JIT compilation costs more than these index probes ever take.
-  const [, ...results] = await withTenantSql(
+  const [, rows] = await withTenantSql(
     ctx.db,
     ctx.tenantId,
-    (sql) => [sql`SET LOCAL jit = off`, ...queries.map((q) => sql.query(q.text, [...q.values, pairsJson]))],
+    (sql) => [sql`SET LOCAL jit = off`, sql.query(text, values)],
     { readOnly: true },
   );
-  return collectProbeRows(pairs.length, request.features.length, results);
+  return rows!.map((hit) => ({
+    entityId: hit.entity_id as string,
+    timestampMs: Number(hit.ts_ms),
+    cells: request.features.map((_, i): PointInTimeCell | null => {
+      const value = hit[`v${i}`];
+      if (value === null || value === undefined) return null;
+      const ms = hit[`m${i}`];
+      // An aggregate over no events has a value (count 0) and no event time.
+      return { json: value as string, eventMs: ms === null || ms === undefined ? null : Number(ms) };
+    }),
+  }));
 }

@@ -80,19 +80,20 @@ export function streamErrorMarker(format: StreamedFormat, error: unknown, reques
 async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat): Promise<Response> {
   const ctx = tenantContext(c);
   const settings = strategySettings(c);
-  // The first batch is held, not staged: a request that ends within it (most training sets)
-  // is read over HTTP like a JSON one, with no session to open (openPointInTime). A second
-  // batch opens the sessions and stages both.
-  const staged: { held: StreamedPair[] | null; shards: TrainingShards | null } = { held: null, shards: null };
+  // Up to maxJsonPairs pairs are held, not staged: a request that ends within them (most
+  // training sets) is read over HTTP like a JSON one, with no session to open
+  // (openPointInTime). One more opens the sessions and stages what was held.
+  const staged: { held: StreamedPair[]; shards: TrainingShards | null } = { held: [], shards: null };
   const stage = async (pairs: StreamedPair[]) => {
-    if (!staged.shards && !staged.held) {
-      staged.held = pairs;
+    if (!staged.shards && staged.held.length + pairs.length <= maxJsonPairs) {
+      staged.held.push(...pairs);
       return;
     }
     if (!staged.shards) {
       staged.shards = await TrainingShards.open(ctx, settings.sessions);
-      await staged.shards.stage(staged.held!);
-      staged.held = null;
+      for (let start = 0; start < staged.held.length; start += stageBatchPairs)
+        await staged.shards.stage(staged.held.slice(start, start + stageBatchPairs));
+      staged.held = [];
     }
     await staged.shards.stage(pairs);
   };
@@ -115,7 +116,7 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
       strategy = await chooseStrategy(training, request.pairCount, settings, pooledQuery(ctx));
       rows = shards.rows(training, strategy);
     } else {
-      ({ strategy, rows } = await openPointInTime(ctx, { ...training, pairs: staged.held ?? [] }, settings));
+      ({ strategy, rows } = await openPointInTime(ctx, { ...training, pairs: staged.held }, settings));
     }
   } catch (error) {
     await session.close();

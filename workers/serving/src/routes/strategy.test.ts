@@ -80,8 +80,8 @@ describe("point-in-time strategy", () => {
       { name: "g", entityType: "user", features: [{ name: "n", dataType: "int64" }] },
     ]);
     await addHistory(tenantId, features.get("g.n")!.id, 0, 400);
-    // Over one staging batch (5,000 pairs): staged in sessions, not read over HTTP.
-    const many = Array.from({ length: 6_001 }, (_, i) => ({
+    // Over 10,000 pairs (what JSON holds): staged in sessions, not read over HTTP.
+    const many = Array.from({ length: 10_001 }, (_, i) => ({
       entityId: `u${(i * 7) % (entities + 3)}`,
       timestamp: new Date(T0 + ((i * 37) % 500) * HOUR).toISOString(),
     }));
