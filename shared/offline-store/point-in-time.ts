@@ -5,7 +5,7 @@
 import { readSplittingOnTooLarge } from "#shared/db/pg-errors.ts";
 import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
-import { mergeQuery } from "./merge.ts";
+import { mergeQuery, mergeSettings } from "./merge.ts";
 import { type ProbeQuery, type ProbeSpan, probeRowsQuery, probeSpanFrom, probeSpanQuery } from "./probe.ts";
 import type { PointInTimeCell, PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
 
@@ -170,14 +170,13 @@ async function mergePairs(
     pairs.map((p) => p.entityId),
     pairs.map((p) => p.timestamp),
   ];
-  // JIT costs more than it saves on these plans; the sort wants memory.
-  const [, , rows] = await withTenantSql(
+  const results = await withTenantSql(
     ctx.db,
     ctx.tenantId,
-    (sql) => [sql`SET LOCAL jit = off`, sql`SET LOCAL work_mem = '64MB'`, sql.query(text, values)],
+    (sql) => [...mergeSettings.map((setting) => sql.query(setting)), sql.query(text, values)],
     { readOnly: true },
   );
-  return rows!;
+  return results.at(-1)!;
 }
 
 /**

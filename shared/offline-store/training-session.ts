@@ -3,7 +3,7 @@
 // read back through a server-side cursor a page at a time. The worker then holds one
 // batch or one page, never the request or the answer, however many pairs there are.
 import { type TenantContext, TenantSession } from "#shared/db/tenant.ts";
-import { mergeQuery } from "./merge.ts";
+import { mergeQuery, mergeSettings } from "./merge.ts";
 import { probeRowsQuery, probeSpanFrom, probeSpanQuery } from "./probe.ts";
 import type { PointInTimeCell, PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
 
@@ -75,6 +75,7 @@ export class TrainingSession {
     const featureIds = `{${request.features.map((f) => f.id).join(",")}}`;
     const versions = `{${request.features.map((f) => f.version).join(",")}}`;
     if (strategy === "merge") {
+      await this.client.query(mergeSettings.join("; "));
       yield* this.paged(request, mergeQuery(request.features), [request.entityType, featureIds, versions]);
     } else {
       const text = probeRowsQuery(request, await this.span(request));
