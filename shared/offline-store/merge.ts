@@ -60,8 +60,4 @@ export function mergeQuery(features: readonly ServedFeature[], pairsSql?: string
  * in order, where a plain index scan (the planner's pick for a few features) jumps between
  * them (10,000 pairs, half of a 200,000-row history's features: 200 ms -> 160 ms).
  */
-export const mergeSettings = [
-  "SET LOCAL jit = off",
-  "SET LOCAL work_mem = '64MB'",
-  "SET LOCAL enable_indexscan = off",
-];
+export const mergeSettings = ["SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'", "SET LOCAL enable_indexscan = off"];

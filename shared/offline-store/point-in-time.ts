@@ -7,7 +7,8 @@ import { type TenantContext, withTenantSql } from "#shared/db/tenant.ts";
 import type { ServedFeature } from "#shared/registry/snapshot.ts";
 import { mergeQuery, mergeSettings } from "./merge.ts";
 import { type ProbeQuery, type ProbeSpan, probeRowsQuery, probeSpanFrom, probeSpanQuery } from "./probe.ts";
-import type { PointInTimeCell, PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
+import { lineOf, rowOfLine } from "./row-lines.ts";
+import type { PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
 
 /** Pairs per INSERT when staging. */
 export const stageBatchPairs = 5_000;
@@ -133,18 +134,11 @@ async function* merged(ctx: TenantContext, request: TrainingSetRequest & { pairs
       ),
     ),
   );
-  const rows: PointInTimeRow[] = request.pairs.map((pair, i) => ({
-    entityId: pair.entityId,
-    timestampMs: Number(answers[0]![i]!.ts_ms),
-    cells: new Array(request.features.length).fill(null),
-  }));
+  const rows: PointInTimeRow[] = answers[0]!.map((row) => ({ ...row, cells: new Array(request.features.length) }));
   groups.forEach((group, k) => {
-    const answer = answers[k]!;
-    answer.forEach((hit, i) => {
+    answers[k]!.forEach((row, i) => {
       group.forEach(({ index }, j) => {
-        const value = hit[`v${j}`];
-        if (value !== null && value !== undefined)
-          rows[i]!.cells[index] = { json: value as string, eventMs: Number(hit[`m${j}`]) };
+        rows[i]!.cells[index] = row.cells[j] ?? null;
       });
     });
   });
@@ -157,7 +151,7 @@ async function mergePairs(
   request: TrainingSetRequest,
   features: ServedFeature[],
   pairs: readonly StagedPair[],
-): Promise<Record<string, unknown>[]> {
+): Promise<PointInTimeRow[]> {
   const text = mergeQuery(
     features,
     "SELECT * FROM unnest($4::int[], $5::text[], $6::timestamptz[]) AS p(ord, entity_id, ts)",
@@ -173,10 +167,10 @@ async function mergePairs(
   const results = await withTenantSql(
     ctx.db,
     ctx.tenantId,
-    (sql) => [...mergeSettings.map((setting) => sql.query(setting)), sql.query(text, values)],
+    (sql) => [...mergeSettings.map((setting) => sql.query(setting)), sql.query(lineOf(features.length, text), values)],
     { readOnly: true },
   );
-  return results.at(-1)!;
+  return linesToRows(results.at(-1)!, features.length);
 }
 
 /**
@@ -262,18 +256,14 @@ async function probePairs(
   const [, rows] = await withTenantSql(
     ctx.db,
     ctx.tenantId,
-    (sql) => [sql`SET LOCAL jit = off`, sql.query(text, values)],
+    (sql) => [sql`SET LOCAL jit = off`, sql.query(lineOf(request.features.length, text), values)],
     { readOnly: true },
   );
-  return rows!.map((hit) => ({
-    entityId: hit.entity_id as string,
-    timestampMs: Number(hit.ts_ms),
-    cells: request.features.map((_, i): PointInTimeCell | null => {
-      const value = hit[`v${i}`];
-      if (value === null || value === undefined) return null;
-      const ms = hit[`m${i}`];
-      // An aggregate over no events has a value (count 0) and no event time.
-      return { json: value as string, eventMs: ms === null || ms === undefined ? null : Number(ms) };
-    }),
-  }));
+  return linesToRows(rows!, request.features.length);
+}
+
+/** Rows of `line`s (row-lines.ts), in their order. */
+function linesToRows(rows: readonly Record<string, unknown>[], featureCount: number): PointInTimeRow[] {
+  const ords = new Array<number>(rows.length);
+  return rows.map((row, i) => rowOfLine(row.line as string, featureCount, ords, i));
 }

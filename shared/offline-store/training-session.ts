@@ -5,7 +5,8 @@
 import { type TenantContext, TenantSession } from "#shared/db/tenant.ts";
 import { mergeQuery, mergeSettings } from "./merge.ts";
 import { probeRowsQuery, probeSpanFrom, probeSpanQuery } from "./probe.ts";
-import type { PointInTimeCell, PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
+import { lineOf, rowOfLine } from "./row-lines.ts";
+import type { PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
 
 /** Rows per FETCH: small pages keep the peak low; the round trips cost little next to the query. */
 const pageRows = 2_000;
@@ -112,39 +113,4 @@ export class TrainingSession {
   close(): Promise<void> {
     return this.session.close();
   }
-}
-
-/**
- * Separates the fields of a row's line. JSON text never holds it unescaped, and the entity
- * id, which may, comes last.
- */
-const unitSeparator = "\x1f";
-
-/** A statement of paged's shape, each row as one text: ord, ts_ms, then value and ms per feature ("" for none), then the entity id. */
-function lineOf(featureCount: number, text: string): string {
-  const cells = Array.from(
-    { length: featureCount },
-    (_, i) => `coalesce(q.v${i}, '') || E'\\x1f' || coalesce(q.m${i}::text, '')`,
-  );
-  return `SELECT q.ord::text || E'\\x1f' || q.ts_ms::text || E'\\x1f' || ${cells.map((c) => `${c} || E'\\x1f'`).join(" || ")} || q.entity_id
-    FROM (${text}) AS q ORDER BY q.ord`;
-}
-
-/** A line of lineOf as a row; its ord goes to ords[at]. */
-function rowOfLine(line: string, featureCount: number, ords: number[], at: number): PointInTimeRow {
-  const fields = line.split(unitSeparator);
-  ords[at] = Number(fields[0]);
-  const cells: (PointInTimeCell | null)[] = new Array(featureCount);
-  for (let i = 0; i < featureCount; i++) {
-    const json = fields[2 + 2 * i]!;
-    const ms = fields[3 + 2 * i]!;
-    // An aggregate over no events has a value (count 0) and no event time.
-    cells[i] = json === "" ? null : { json, eventMs: ms === "" ? null : Number(ms) };
-  }
-  const last = 2 + 2 * featureCount;
-  return {
-    timestampMs: Number(fields[1]),
-    cells,
-    entityId: fields.length === last + 1 ? fields[last]! : fields.slice(last).join(unitSeparator),
-  };
 }
