@@ -1,7 +1,7 @@
 // POST /v1/features/historical: point-in-time training rows, JSON (up to 10,000 pairs) or,
-// by Accept, NDJSON / CSV (up to 1,000,000 pairs) streamed both ways: the request's pairs
-// go to Postgres while the body arrives and the answer leaves a page at a time, so the
-// worker's memory does not grow with the number of pairs.
+// by Accept, NDJSON / CSV (up to 1,000,000 pairs) streamed both ways: past 10,000 pairs the
+// request's pairs go to Postgres while the body arrives and the answer leaves a page at a
+// time, so the worker's memory does not grow with the number of pairs.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { accepts } from "hono/accepts";
