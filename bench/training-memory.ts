@@ -86,7 +86,11 @@ export async function runTrainingSetMemory(quick: boolean): Promise<HttpMeasurem
 
     // The isolate's own start (modules, first connection) is not the request's memory.
     await stream(100, () => {});
-    heap = await connectIsolateHeap(inspectorPort);
+    // A GC is answered once the isolate's event loop turns: an idle isolate (a small training
+    // set reads over HTTP and leaves nothing open) needs a request to turn it.
+    heap = await connectIsolateHeap(inspectorPort, "core:user:", () =>
+      fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.arrayBuffer()),
+    );
     const readings: {
       pairs: number;
       idleMb: number;
