@@ -28,12 +28,12 @@ async function addHistory(tenantId: string, featureId: string, from: number, cou
   await ownerSql().query("ANALYZE ai_feature_values");
 }
 
-async function read(tenantId: string, bindings: Record<string, string> = {}) {
+async function read(tenantId: string, bindings: Record<string, string> = {}, requested = pairs) {
   const response = await apiClient(worker, bindings)
     .as(tenantId, ["features:read"])
     .call("/v1/features/historical", {
       method: "POST",
-      body: { entityType: "user", entityTimestampPairs: pairs, features: ["g.n"] },
+      body: { entityType: "user", entityTimestampPairs: requested, features: ["g.n"] },
       headers: { accept: "application/x-ndjson" },
     });
   expect(response.status).toBe(200);
@@ -85,17 +85,8 @@ describe("point-in-time strategy", () => {
       entityId: `u${(i * 7) % (entities + 3)}`,
       timestamp: new Date(T0 + ((i * 37) % 500) * HOUR).toISOString(),
     }));
-    const lines = async (bindings: Record<string, string>) => {
-      const response = await apiClient(worker, bindings)
-        .as(tenantId, ["features:read"])
-        .call("/v1/features/historical", {
-          method: "POST",
-          body: { entityType: "user", entityTimestampPairs: many, features: ["g.n"] },
-          headers: { accept: "application/x-ndjson" },
-        });
-      expect(response.status).toBe(200);
-      return response.text.split("\n").filter(Boolean);
-    };
+    const lines = async (bindings: Record<string, string>) =>
+      (await read(tenantId, bindings, many)).rows.split("\n").filter(Boolean);
     const one = await lines({ PIT_SESSIONS: "1", PIT_STRATEGY: "merge" });
     expect(one.map((l) => JSON.parse(l)).map((r) => [r.entityId, r.timestamp])).toEqual(
       many.map((p) => [p.entityId, p.timestamp]),
