@@ -58,6 +58,14 @@ export function mergeQuery(features: readonly ServedFeature[], pairsSql?: string
  * Planner settings for mergeQuery's transaction. JIT costs more than it saves on these plans;
  * the sort wants memory. The history is read whole and sorted: a bitmap scan reads its pages
  * in order, where a plain index scan (the planner's pick for a few features) jumps between
- * them (10,000 pairs, half of a 200,000-row history's features: 200 ms -> 160 ms).
+ * them (10,000 pairs, half of a 200,000-row history's features: 200 ms -> 160 ms). And it is
+ * one hashed semi-join with the pairs: pairs sent as arrays have no statistics, and the
+ * planner, taking them for few, probed the history once per entity instead (10,000 pairs,
+ * half the features of a 5,000,000-row history: 5.6 s -> 2.1 s).
  */
-export const mergeSettings = ["SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'", "SET LOCAL enable_indexscan = off"];
+export const mergeSettings = [
+  "SET LOCAL jit = off",
+  "SET LOCAL work_mem = '64MB'",
+  "SET LOCAL enable_indexscan = off",
+  "SET LOCAL enable_nestloop = off",
+];
