@@ -52,8 +52,15 @@ function openingStatement(tenantId: string, settings: Record<string, string> = {
   return { text: `SELECT ${text}`, params: [tenantId, ...names.map((n) => settings[n]!)] };
 }
 
+/** The same transaction-local settings for a transaction already open (a TenantSession's). */
+export function localSettingsStatement(settings: Record<string, string>) {
+  const names = Object.keys(settings);
+  const text = names.map((name, i) => `set_config(${quoteLiteral(name)}, $${i + 1}, true)`).join(", ");
+  return { text: `SELECT ${text}`, params: names.map((n) => settings[n]!) };
+}
+
 /** Planner settings a caller may change for its own transaction (never roles or paths). */
-const plannerSettings = new Set(["enable_sort", "jit"]);
+const plannerSettings = new Set(["enable_sort", "enable_indexscan", "enable_nestloop", "jit", "work_mem"]);
 
 const quoteLiteral = (name: string) => {
   if (!plannerSettings.has(name) && !/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(name))
@@ -63,7 +70,7 @@ const quoteLiteral = (name: string) => {
 
 export interface TenantTransactionOptions {
   readOnly?: boolean;
-  /** Transaction-local settings besides the tenant (custom `prefix.name` settings, enable_sort, jit). */
+  /** Transaction-local settings besides the tenant (custom `prefix.name` settings, plannerSettings). */
   settings?: Record<string, string>;
 }
 

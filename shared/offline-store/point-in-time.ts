@@ -32,7 +32,7 @@ const minCountedProbes = 500;
 export interface StrategySettings {
   /** From this many pairs, always the merge (PIT_MERGE_THRESHOLD). */
   mergeThreshold: number;
-  /** Sessions a merge is spread over (PIT_SESSIONS). */
+  /** Sessions a streamed training set past 10,000 pairs is staged in (PIT_SESSIONS; training-shards.ts). */
   sessions: number;
   /** "auto" decides by the estimated history; "probe" or "merge" forces one (PIT_STRATEGY). */
   strategy: "auto" | PointInTimeStrategy;
@@ -152,25 +152,15 @@ async function mergePairs(
   features: ServedFeature[],
   pairs: readonly StagedPair[],
 ): Promise<PointInTimeRow[]> {
-  const text = mergeQuery(
-    features,
-    "SELECT * FROM unnest($4::int[], $5::text[], $6::timestamptz[]) AS p(ord, entity_id, ts)",
-  );
-  const values = [
-    request.entityType,
-    `{${features.map((f) => f.id).join(",")}}`,
-    `{${features.map((f) => f.version).join(",")}}`,
-    pairs.map((_, i) => i),
-    pairs.map((p) => p.entityId),
-    pairs.map((p) => p.timestamp),
-  ];
-  const results = await withTenantSql(
+  const text = mergeQuery(features, pairsFromArrays(4));
+  const values = [request.entityType, ...featureArrays(features), ...pairArrays(pairs)];
+  const [rows] = await withTenantSql(
     ctx.db,
     ctx.tenantId,
-    (sql) => [...mergeSettings.map((setting) => sql.query(setting)), sql.query(lineOf(features.length, text), values)],
-    { readOnly: true },
+    (sql) => [sql.query(lineOf(features.length, text), values)],
+    { readOnly: true, settings: mergeSettings },
   );
-  return linesToRows(results.at(-1)!, features.length);
+  return linesToRows(rows!, features.length);
 }
 
 /**
@@ -238,26 +228,14 @@ async function probePairs(
   pairs: readonly StagedPair[],
   span: ProbeSpan | null,
 ): Promise<PointInTimeRow[]> {
-  const text = probeRowsQuery(
-    request,
-    span,
-    "SELECT * FROM unnest($5::int[], $6::text[], $7::timestamptz[]) AS p(ord, entity_id, ts)",
-  );
-  const values = [
-    request.entityType,
-    `{${request.features.map((f) => f.id).join(",")}}`,
-    `{${request.features.map((f) => f.version).join(",")}}`,
-    !request.asOfIngestion,
-    pairs.map((_, i) => i),
-    pairs.map((p) => p.entityId),
-    pairs.map((p) => p.timestamp),
-  ];
+  const text = probeRowsQuery(request, span, pairsFromArrays(5));
+  const values = [request.entityType, ...featureArrays(request.features), !request.asOfIngestion, ...pairArrays(pairs)];
   // JIT compilation costs more than these index probes ever take.
-  const [, rows] = await withTenantSql(
+  const [rows] = await withTenantSql(
     ctx.db,
     ctx.tenantId,
-    (sql) => [sql`SET LOCAL jit = off`, sql.query(lineOf(request.features.length, text), values)],
-    { readOnly: true },
+    (sql) => [sql.query(lineOf(request.features.length, text), values)],
+    { readOnly: true, settings: { jit: "off" } },
   );
   return linesToRows(rows!, request.features.length);
 }
@@ -266,4 +244,18 @@ async function probePairs(
 function linesToRows(rows: readonly Record<string, unknown>[], featureCount: number): PointInTimeRow[] {
   const ords = new Array<number>(rows.length);
   return rows.map((row, i) => rowOfLine(row.line as string, featureCount, ords, i));
+}
+
+/** The features' ids and versions as the statements' uuid[] and int[] parameters, in request order. */
+export function featureArrays(features: readonly ServedFeature[]): [string, string] {
+  return [`{${features.map((f) => f.id).join(",")}}`, `{${features.map((f) => f.version).join(",")}}`];
+}
+
+/** Pairs held in memory as three array parameters (ord, entity id, time) from $`first` on. */
+function pairsFromArrays(first: number): string {
+  return `SELECT * FROM unnest($${first}::int[], $${first + 1}::text[], $${first + 2}::timestamptz[]) AS p(ord, entity_id, ts)`;
+}
+
+function pairArrays(pairs: readonly StagedPair[]): [number[], string[], string[]] {
+  return [pairs.map((_, i) => i), pairs.map((p) => p.entityId), pairs.map((p) => p.timestamp)];
 }

@@ -2,8 +2,9 @@
 // request's pairs are staged in a temporary table a batch at a time, and the answer is
 // read back through a server-side cursor a page at a time. The worker then holds one
 // batch or one page, never the request or the answer, however many pairs there are.
-import { type TenantContext, TenantSession } from "#shared/db/tenant.ts";
+import { localSettingsStatement, type TenantContext, TenantSession } from "#shared/db/tenant.ts";
 import { mergeQuery, mergeSettings } from "./merge.ts";
+import { featureArrays } from "./point-in-time.ts";
 import { probeRowsQuery, probeSpanFrom, probeSpanQuery } from "./probe.ts";
 import { lineOf, rowOfLine } from "./row-lines.ts";
 import type { PointInTimeRow, PointInTimeStrategy, StagedPair, TrainingSetRequest } from "./types.ts";
@@ -73,14 +74,14 @@ export class TrainingSession {
   async *pages(request: TrainingSetRequest, strategy: PointInTimeStrategy): AsyncGenerator<OrderedPage> {
     // Row estimates for the planner: without them it takes the table for a few hundred rows.
     await this.client.query("ANALYZE training_pairs");
-    const featureIds = `{${request.features.map((f) => f.id).join(",")}}`;
-    const versions = `{${request.features.map((f) => f.version).join(",")}}`;
+    const features = featureArrays(request.features);
     if (strategy === "merge") {
-      await this.client.query(mergeSettings.join("; "));
-      yield* this.paged(request, mergeQuery(request.features), [request.entityType, featureIds, versions]);
+      const settings = localSettingsStatement(mergeSettings);
+      await this.client.query(settings.text, settings.params);
+      yield* this.paged(request, mergeQuery(request.features), [request.entityType, ...features]);
     } else {
       const text = probeRowsQuery(request, await this.span(request));
-      yield* this.paged(request, text, [request.entityType, featureIds, versions, !request.asOfIngestion]);
+      yield* this.paged(request, text, [request.entityType, ...features, !request.asOfIngestion]);
     }
   }
 

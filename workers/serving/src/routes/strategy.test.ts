@@ -97,16 +97,21 @@ describe("point-in-time strategy", () => {
         expect(await lines({ PIT_SESSIONS: sessions, PIT_STRATEGY: strategy })).toEqual(one);
   });
 
-  it("refuses a PIT_STRATEGY it does not know, naming the setting", async () => {
+  it("refuses a PIT_STRATEGY or PIT_SESSIONS it does not know, naming the setting", async () => {
     const tenantId = await createTenant("strategy setting");
-    const response = await apiClient(worker, { PIT_STRATEGY: "fastest" })
-      .as(tenantId, ["features:read"])
-      .post("/v1/features/historical", {
-        entityType: "user",
-        entityTimestampPairs: pairs.slice(0, 1),
-        features: ["g.n"],
-      });
-    expect(response.status).toBe(500);
-    expect(JSON.stringify(response.body)).toContain("PIT_STRATEGY");
+    for (const [name, value] of [
+      ["PIT_STRATEGY", "fastest"],
+      ["PIT_SESSIONS", "0"],
+    ]) {
+      const response = await apiClient(worker, { [name!]: value! })
+        .as(tenantId, ["features:read"])
+        .post("/v1/features/historical", {
+          entityType: "user",
+          entityTimestampPairs: pairs.slice(0, 1),
+          features: ["g.n"],
+        });
+      expect(response.status).toBe(500);
+      expect(JSON.stringify(response.body)).toContain(name);
+    }
   });
 });
