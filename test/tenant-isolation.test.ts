@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { appDatabase, createTenant, ownerSql } from "#harness/stack.ts";
 import { tenantTables } from "#shared/db/schema.ts";
-import { withTenantSql } from "#shared/db/tenant.ts";
+import { tenantStatement, withTenantSql } from "#shared/db/tenant.ts";
 
 const featureTables = [
   "ai_feature_groups",
@@ -141,6 +141,44 @@ describe("row-level security", () => {
     const after =
       await client`SELECT count(*)::int AS n, current_setting('app.tenant_id', true) AS setting FROM ai_feature_online`;
     expect(after[0]!.n).toBe(0);
+  });
+
+  it("gives a single statement (tenantStatement) its own tenant's rows only, and nothing after it", async () => {
+    const db = appDatabase();
+    for (const [self, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const rows = await tenantStatement(
+        db,
+        self.tenantId,
+        `SELECT tenant_id, feature_id, event_timestamp FROM ai_feature_online
+         WHERE feature_id = ANY (ARRAY[$1::uuid, $2::uuid]) ORDER BY tenant_id`,
+        [self.featureId, other.featureId],
+      );
+      expect(rows.map((r) => r.tenant_id)).toEqual([self.tenantId]);
+      expect(typeof rows[0]!.event_timestamp).toBe("string");
+    }
+    // The tenant and the settings last for the statement alone, on whatever pooled
+    // connection runs the next one.
+    for (let i = 0; i < 5; i++) {
+      const [after] = await db.sql`SELECT count(*)::int AS n, current_setting('app.tenant_id', true) AS tenant,
+                                          current_setting('enable_sort') AS sort FROM ai_feature_online`;
+      expect(after).toEqual({ n: 0, tenant: "", sort: "on" });
+      await tenantStatement(db, a.tenantId, "SELECT 1 AS one", [], { settings: { enable_sort: "off" } });
+    }
+  });
+
+  it("refuses a single statement's setting that is not a planner or custom setting, and a 9th parameter", async () => {
+    const db = appDatabase();
+    await expect(tenantStatement(db, a.tenantId, "SELECT 1", [], { settings: { role: "fs_owner" } })).rejects.toThrow(
+      /not a custom or planner setting/,
+    );
+    await expect(tenantStatement(db, a.tenantId, "SELECT 1", Array(9).fill("x"))).rejects.toThrow(/at most 8/);
+    // The function refuses it too, for a caller that is not tenant.ts.
+    await expect(
+      db.sql.query("SELECT fs_tenant_rows($1, '{}', 'SELECT 1', $2)", [a.tenantId, Array(9).fill("x")]),
+    ).rejects.toThrow(/at most 8 parameters/);
   });
 
   it("refuses to write a row for another tenant", async () => {

@@ -1,6 +1,8 @@
 // The one door to a tenant's data. Every tenant transaction, over HTTP (one round trip) or
 // over a WebSocket session, starts with set_config('app.tenant_id', …, true), written
-// only here, so row-level security sees the token's tenant and nothing else.
+// only here, so row-level security sees the token's tenant and nothing else. A single
+// statement may instead go through fs_tenant_rows (migration 0019), which sets the same
+// setting for that statement alone; it too is called only from here.
 
 import { type NeonQueryPromise, Pool, type PoolClient } from "@neondatabase/serverless";
 import type { SQL } from "drizzle-orm";
@@ -91,6 +93,36 @@ export async function withTenantSql(
     options.readOnly ? { readOnly: true, isolationLevel: "RepeatableRead" } : {},
   );
   return (results as Record<string, unknown>[][]).slice(1);
+}
+
+/** A parameter of `tenantStatement`: sent as text, cast in the query (`$2::uuid`, `$4::int`). */
+export type StatementParam = string | number | boolean | null;
+
+/**
+ * One statement as `tenantId` under RLS in a single Postgres round trip and no transaction
+ * block, through `fs_tenant_rows` (migration 0019), which sets the tenant and the settings
+ * for the statement's own implicit transaction. For short reads where the round trips of a
+ * transaction (BEGIN, the opening statement, COMMIT) cost more than the query: at most 8
+ * parameters, each cast in the query, and each row comes back as one JSON object, so
+ * timestamps arrive as text and numbers as JSON numbers.
+ */
+export async function tenantStatement(
+  handle: DatabaseHandle,
+  tenantId: string,
+  text: string,
+  params: readonly StatementParam[] = [],
+  options: Pick<TenantTransactionOptions, "settings"> = {},
+): Promise<Record<string, unknown>[]> {
+  const settings = options.settings ?? {};
+  for (const name of Object.keys(settings)) quoteLiteral(name);
+  if (params.length > 8) throw new Error(`tenantStatement takes at most 8 parameters, got ${params.length}`);
+  const rows = await handle.sql.query("SELECT fs_tenant_rows($1, $2, $3, $4) AS row", [
+    tenantId,
+    JSON.stringify(settings),
+    text,
+    params.map((p) => (p === null ? null : String(p))),
+  ]);
+  return (rows as { row: Record<string, unknown> }[]).map((r) => r.row);
 }
 
 const dialect = new PgDialect();

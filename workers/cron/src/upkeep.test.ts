@@ -172,6 +172,30 @@ describe("search indexes", () => {
       sql.query(`EXPLAIN (FORMAT JSON) ${statement.text}`, statement.values),
     ]);
     expect(JSON.stringify(plan)).toContain(`"Index Name":"${name}"`);
+    // So does the short path's single statement, whose values reach the planner as text cast
+    // in the query (fs_tenant_rows): the index is scanned in that very transaction.
+    const { ownIndex } = searchStatements({
+      feature: features.find((f) => f.qualifiedName === "message.embedding")!,
+      vector: query,
+      entityId: null,
+      k: 10,
+      exactMaxRows: 200,
+    });
+    // (Postgres 15's "xact" counters also hold earlier transactions' unflushed counts: compare
+    // before and after, inside one transaction.)
+    const scansOfIndex = "SELECT pg_stat_get_xact_numscans($1::regclass) AS n";
+    const [scansBefore, short, scansAfter] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
+      sql.query(scansOfIndex, [name]),
+      sql.query("SELECT fs_tenant_rows($1, $2, $3, $4) AS row", [
+        ctx.tenantId,
+        JSON.stringify(ownIndex.settings),
+        ownIndex.query.text,
+        ownIndex.query.values.map((v) => (v === null ? null : String(v))),
+      ]),
+      sql.query(scansOfIndex, [name]),
+    ]);
+    expect(short!.map((r: any) => r.row.entity_id)).toEqual(exact);
+    expect(Number(scansAfter![0]!.n)).toBe(Number(scansBefore![0]!.n) + 1);
 
     // No vectors left for the version: the next upkeep drops its index.
     await withTenantSql(ctx.db, ctx.tenantId, (sql) => [sql`DELETE FROM ai_feature_embeddings_online`]);
