@@ -192,42 +192,60 @@ it("embedding search: route vs exact search, recall@10 and latency per tenant sh
     const efSearch = new Set<number>();
     const token = await signToken({ tenantId, scopes: ["features:read"], expiresIn: 3600 });
     const vectors = await queryVectors(queriesPerTenant, t);
-    let found = 0;
+    // The same queries three ways, each timed in a pass of its own after an untimed one of
+    // the same kind: the route, the same search called directly, then exact search.
+    // Interleaved, every exact search read thousands of vectors through shared_buffers and
+    // pushed the index's pages out before the next route call, which showed as "route
+    // overhead" (7-12 ms against 3-5 ms direct). A tenant that searches keeps its index warm.
     const route: number[] = [];
     const direct: number[] = [];
     const exact: number[] = [];
-    for (const vector of vectors) {
-      const body = JSON.stringify({ feature: "bench_emb.embedding", vector, k });
-      let started = performance.now();
-      const response = await worker.fetch(
-        new Request("http://serving/v1/embeddings/search", {
-          method: "POST",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          body,
-        }),
-        bindings,
-        noop,
-      );
-      const answer = (await response.json()) as {
-        results: { entityId: string }[];
-        metadata: { strategy: string; efSearch: number };
-      };
-      route.push(performance.now() - started);
-      expect(response.status).toBe(200);
-      strategies.add(answer.metadata.strategy);
-      efSearch.add(answer.metadata.efSearch);
-      // The same search without the route (no HTTP, JSON, token or registry): its SQL alone.
-      started = performance.now();
-      const same = await searchEmbeddings(ctx, { feature, vector, entityId: null, k, exactMaxRows });
-      direct.push(performance.now() - started);
-      expect(same.results.map((r) => r.entityId)).toEqual(answer.results.map((r) => r.entityId));
-      started = performance.now();
-      const truth = await exactSearch(tenantId, featureIds[t]!, vector);
-      exact.push(performance.now() - started);
-      expect(truth).toHaveLength(k);
-      const got = new Set(answer.results.map((r) => r.entityId));
-      found += truth.filter((id) => got.has(id)).length;
-    }
+    const answers: string[][] = [];
+    const timed = (pass: number) => pass === 1;
+    for (let pass = 0; pass < 2; pass++)
+      for (const vector of vectors) {
+        const body = JSON.stringify({ feature: "bench_emb.embedding", vector, k });
+        const started = performance.now();
+        const response = await worker.fetch(
+          new Request("http://serving/v1/embeddings/search", {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body,
+          }),
+          bindings,
+          noop,
+        );
+        const answer = (await response.json()) as {
+          results: { entityId: string }[];
+          metadata: { strategy: string; efSearch: number };
+        };
+        expect(response.status).toBe(200);
+        if (!timed(pass)) continue;
+        route.push(performance.now() - started);
+        strategies.add(answer.metadata.strategy);
+        efSearch.add(answer.metadata.efSearch);
+        answers.push(answer.results.map((r) => r.entityId));
+      }
+    for (let pass = 0; pass < 2; pass++)
+      for (const [i, vector] of vectors.entries()) {
+        // The same search without the route (no HTTP, JSON, token or registry): its SQL alone.
+        const started = performance.now();
+        const same = await searchEmbeddings(ctx, { feature, vector, entityId: null, k, exactMaxRows });
+        if (!timed(pass)) continue;
+        direct.push(performance.now() - started);
+        expect(same.results.map((r) => r.entityId)).toEqual(answers[i]);
+      }
+    let found = 0;
+    for (let pass = 0; pass < 2; pass++)
+      for (const [i, vector] of vectors.entries()) {
+        const started = performance.now();
+        const truth = await exactSearch(tenantId, featureIds[t]!, vector);
+        if (!timed(pass)) continue;
+        exact.push(performance.now() - started);
+        expect(truth).toHaveLength(k);
+        const got = new Set(answers[i]);
+        found += truth.filter((id) => got.has(id)).length;
+      }
     const recall = found / (vectors.length * k);
     perTenant.push({ tenant: t, recall, route, direct, exact, strategies, efSearch });
     console.log(
@@ -278,7 +296,7 @@ it("embedding search: route vs exact search, recall@10 and latency per tenant sh
       unit: "ms",
       floor: Math.round(percentile(direct, 50) * 100) / 100,
       floorName:
-        "the same search called directly in the same run (its two SQL statements in one round trip; no HTTP request, JSON, token or registry lookup)",
+        "the same search called directly in the same run (the same SQL, one HTTP round trip; no HTTP request, JSON, token or registry lookup)",
       extra: { overheadMs: Math.round((percentile(route, 50) - percentile(direct, 50)) * 100) / 100 },
     });
   }
