@@ -7,7 +7,7 @@ import { signToken } from "#harness/tokens.ts";
 import worker from "../workers/serving/src/index.ts";
 import { forEachNdjsonRow } from "./ndjson.ts";
 import { ensureHistory, featureCount, type History, ndjsonTrainingRequest, runFeast } from "./pit-history.ts";
-import { report } from "./stats.ts";
+import { percentile, report } from "./stats.ts";
 import { trainingPairs } from "./training-pairs.ts";
 
 const quick = Boolean(env.BENCH_QUICK);
@@ -34,6 +34,8 @@ const histories: (History & { pairCounts: number[] })[] = quick
 it("point-in-time: streamed historical route vs Feast's join-then-rank", async () => {
   for (const history of histories) await compareWithFeast(history);
 });
+
+const median = (xs: number[]) => percentile(xs, 50);
 
 async function compareWithFeast(history: History & { pairCounts: number[] }) {
   const { tenantId, rows: historyRows, entities } = history;
@@ -83,9 +85,22 @@ async function compareWithFeast(history: History & { pairCounts: number[] }) {
     // that run after the product.
     const { chosen } = await product(pairs, "route");
     const other = chosen === "probe" ? "sort-merge" : "probe";
-    console.log(`PHASE product-${historyRows}-${count} start ${Date.now()}`);
-    const route = await product(pairs, "route");
-    console.log(`PHASE product-${historyRows}-${count} end ${Date.now()}`);
+    // Small requests take 0.1-1 s, where one sample moves 20% with whatever else the machine
+    // runs: the route and Feast's best plan are timed in turns, and each keeps its median.
+    const turns = count <= 10_000 ? 5 : 1;
+    const routeRuns: Awaited<ReturnType<typeof product>>[] = [];
+    const bestRuns: number[] = [];
+    let bestPlan: Record<string, unknown> | undefined;
+    for (let turn = 0; turn < turns; turn++) {
+      console.log(`PHASE product-${historyRows}-${count} start ${Date.now()}`);
+      routeRuns.push(await product(pairs, "route"));
+      console.log(`PHASE product-${historyRows}-${count} end ${Date.now()}`);
+      const bestStarted = performance.now();
+      [bestPlan] = await runFeast(tenantId, pairs, featureIds, true, false);
+      bestRuns.push(performance.now() - bestStarted);
+    }
+    const route = routeRuns.sort((a, b) => a.ms - b.ms)[Math.floor(turns / 2)]!;
+    const feastBestMs = median(bestRuns);
     // The other strategy where it finishes in reasonable time, so the threshold rests on figures.
     const alternative = other === "sort-merge" || count <= 10_000 ? await product(pairs, other) : null;
     if (alternative) expect(alternative.answer).toEqual(route.answer);
@@ -94,9 +109,6 @@ async function compareWithFeast(history: History & { pairCounts: number[] }) {
     const feastStarted = performance.now();
     const [asShipped] = await runFeast(tenantId, pairs, featureIds, false, false);
     const feastMs = performance.now() - feastStarted;
-    const bestStarted = performance.now();
-    const [bestPlan] = await runFeast(tenantId, pairs, featureIds, true, false);
-    const feastBestMs = performance.now() - bestStarted;
     expect(asShipped!.n).toBe(present);
     expect(bestPlan!.n).toBe(present);
 
@@ -129,7 +141,7 @@ async function compareWithFeast(history: History & { pairCounts: number[] }) {
       unit: "ms",
       floor: Math.round(feastBestMs),
       floorName: "the same Feast query with its best plan (enable_nestloop = off)",
-      extra: { speedup: Math.round((feastBestMs / route.ms) * 10) / 10 },
+      extra: { speedup: Math.round((feastBestMs / route.ms) * 10) / 10, turns },
     });
     if (alternative) {
       report({
