@@ -98,7 +98,13 @@ export async function runFeast(
 export function ndjsonTrainingRequest(token: string, body: string | ReadableStream<Uint8Array>): Request {
   return new Request("http://serving/v1/features/historical", {
     method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/x-ndjson" },
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      accept: "application/x-ndjson",
+      // What an HTTP client sends with a body it holds (the route reads such a body whole).
+      ...(typeof body === "string" ? { "content-length": String(new TextEncoder().encode(body).byteLength) } : {}),
+    },
     body,
     // @ts-expect-error not in the Workers types; what a streamed request body needs elsewhere
     duplex: "half",

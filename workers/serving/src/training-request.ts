@@ -35,7 +35,13 @@ type Issue = { path: string; message: string; code: string };
 export async function readTrainingRequest(
   body: ReadableStream<Uint8Array> | null,
   stage: (pairs: StreamedPair[]) => Promise<void>,
-  options: { batchSize: number; maxBytes: number; maxPairs?: number },
+  options: {
+    batchSize: number;
+    maxBytes: number;
+    maxPairs?: number;
+    /** The body's Content-Length: up to wholeBodyMaxBytes, it is read whole and parsed at once. */
+    declaredBytes?: number;
+  },
 ): Promise<TrainingRequestHeader> {
   const maxPairs = options.maxPairs ?? maxStreamedPairs;
   const header: Record<string, unknown> = {};
@@ -45,20 +51,15 @@ export async function readTrainingRequest(
   let sawPairs = false;
   let tooMany = false;
 
-  // '$.*' gives the top-level fields (unknown ones included, so they can be refused);
-  // its array of pairs is emptied as each pair is taken, so it never fills.
-  const parser = new JSONParser({ paths: [`$.${pairsKey}.*`, "$.*"], keepStack: false });
-  parser.onValue = ({ value, key, parent, stack }) => {
-    if (stack.length === 1) {
-      if (typeof key === "number") issues.push({ path: "(root)", message: "expected an object", code: "invalid_type" });
-      else if (key === pairsKey) {
-        sawPairs = true;
-        if (!Array.isArray(value)) issues.push({ path: pairsKey, message: "expected an array", code: "invalid_type" });
-      } else if (key !== undefined) header[key] = value;
-      return;
-    }
-    // A pair: stack = [root, the pairs array].
-    if (Array.isArray(parent)) parent.pop();
+  /** A top-level field, or (a root that is an array) an element of it. */
+  const takeField = (key: string | number | undefined, value: unknown) => {
+    if (typeof key === "number") issues.push({ path: "(root)", message: "expected an object", code: "invalid_type" });
+    else if (key === pairsKey) {
+      sawPairs = true;
+      if (!Array.isArray(value)) issues.push({ path: pairsKey, message: "expected an array", code: "invalid_type" });
+    } else if (key !== undefined) header[key] = value;
+  };
+  const takePair = (key: string | number | undefined, value: unknown) => {
     if (typeof key !== "number" || issues.length >= maxIssues || tooMany) return;
     pairCount++;
     if (pairCount > maxPairs) {
@@ -90,6 +91,46 @@ export async function readTrainingRequest(
   const reader = body.getReader();
   let bytes = 0;
   try {
+    if (options.declaredBytes !== undefined && options.declaredBytes <= wholeBodyMaxBytes) {
+      const root = parseWhole(await readWhole(reader, options.maxBytes));
+      if (Array.isArray(root)) for (const [i, value] of root.entries()) takeField(i, value);
+      else if (root !== null && typeof root === "object") {
+        for (const [key, value] of Object.entries(root)) {
+          takeField(key, value);
+          if (key !== pairsKey || !Array.isArray(value)) continue;
+          for (let i = 0; i < value.length && issues.length < maxIssues && !tooMany; i++) {
+            takePair(i, value[i]);
+            while (batch.length >= options.batchSize) await handOver(batch.splice(0, options.batchSize));
+          }
+        }
+      }
+    } else await readStreamed();
+  } finally {
+    await reader.cancel().catch(() => {});
+    // Nothing is left running on the session when this returns or throws.
+    await staging.catch(() => {});
+  }
+  await staging;
+
+  const checked = headerSchema.safeParse(header);
+  if (!checked.success) issues.push(...issuesToDetails(checked.error.issues));
+  if (!sawPairs) issues.push({ path: pairsKey, message: "required", code: "invalid_type" });
+  else if (pairCount === 0 && issues.length === 0)
+    issues.push({ path: pairsKey, message: "at least one pair", code: "too_small" });
+  if (issues.length) throw new AppError("VALIDATION_FAILED", undefined, issues.slice(0, maxIssues));
+  if (batch.length) await stage(batch);
+  return { ...checked.data!, pairCount };
+
+  async function readStreamed() {
+    // '$.*' gives the top-level fields (unknown ones included, so they can be refused);
+    // its array of pairs is emptied as each pair is taken, so it never fills.
+    const parser = new JSONParser({ paths: [`$.${pairsKey}.*`, "$.*"], keepStack: false });
+    parser.onValue = ({ value, key, parent, stack }) => {
+      if (stack.length === 1) return takeField(key, value);
+      // A pair: stack = [root, the pairs array].
+      if (Array.isArray(parent)) parent.pop();
+      takePair(key, value);
+    };
     for (;;) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
@@ -118,19 +159,46 @@ export async function readTrainingRequest(
         throw new AppError("BAD_REQUEST", `Malformed JSON: ${(error as Error).message}`);
       }
     }
-  } finally {
-    await reader.cancel().catch(() => {});
-    // Nothing is left running on the session when this returns or throws.
-    await staging.catch(() => {});
   }
-  await staging;
+}
 
-  const checked = headerSchema.safeParse(header);
-  if (!checked.success) issues.push(...issuesToDetails(checked.error.issues));
-  if (!sawPairs) issues.push({ path: pairsKey, message: "required", code: "invalid_type" });
-  else if (pairCount === 0 && issues.length === 0)
-    issues.push({ path: pairsKey, message: "at least one pair", code: "too_small" });
-  if (issues.length) throw new AppError("VALIDATION_FAILED", undefined, issues.slice(0, maxIssues));
-  if (batch.length) await stage(batch);
-  return { ...checked.data!, pairCount };
+/**
+ * A body that says it is at most this long is read whole and parsed by JSON.parse: the
+ * streamed tokenizer takes ~4.5 µs a pair (45 ms of a 10,000-pair training set that is
+ * answered in ~350 ms), JSON.parse a tenth of that. 2 MiB is ~30,000 pairs, whose parsed
+ * form is a few MB: the memory stays bounded as the streamed path's does.
+ */
+export const wholeBodyMaxBytes = 2 * 1024 * 1024;
+
+/** The body's bytes as text, refusing more than maxBytes. */
+async function readWhole(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for (;;) {
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (error) {
+      throw new AppError("BAD_REQUEST", `The body could not be read: ${(error as Error).message}`);
+    }
+    if (chunk.done) break;
+    bytes += chunk.value.byteLength;
+    if (bytes > maxBytes) throw new AppError("PAYLOAD_TOO_LARGE", `The body is larger than ${maxBytes} bytes`);
+    chunks.push(chunk.value);
+  }
+  const whole = new Uint8Array(bytes);
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(whole);
+}
+
+function parseWhole(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new AppError("BAD_REQUEST", `Malformed JSON: ${(error as Error).message}`);
+  }
 }

@@ -103,9 +103,11 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
   let features: ServedFeature[];
   let strategy: PointInTimeStrategy;
   try {
+    const length = c.req.header("content-length");
     const request = await readTrainingRequest(c.req.raw.body, stage, {
       batchSize: stageBatchPairs,
       maxBytes: maxStreamedBodyBytes,
+      declaredBytes: length === undefined ? undefined : Number(length),
     });
     const { resolved } = await resolveFeatures(ctx, request.features, request.entityType);
     names = request.features;
