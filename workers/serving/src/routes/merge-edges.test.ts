@@ -56,12 +56,12 @@ describe("point-in-time merge on the edges", () => {
       { entityId: "a", timestamp: at(4) }, // a request asked twice keeps both rows, in order
       { entityId: odd, timestamp: at(2) },
     ];
-    const read = async (strategy: "merge" | "probe") => {
+    const read = async (strategy: "merge" | "probe", features = ["g.n", "g.vec"]) => {
       const response = await apiClient(worker, { PIT_STRATEGY: strategy })
         .as(ctx.tenantId, ["features:read"])
         .call("/v1/features/historical", {
           method: "POST",
-          body: { entityType: "user", entityTimestampPairs: pairs, features: ["g.n", "g.vec"] },
+          body: { entityType: "user", entityTimestampPairs: pairs, features },
           headers: { accept: "application/x-ndjson" },
         });
       expect(response.status).toBe(200);
@@ -73,6 +73,14 @@ describe("point-in-time merge on the edges", () => {
     };
     const merged = await read("merge");
     expect(merged).toEqual(await read("probe"));
+    // Scalars share one probe per pair and embeddings have their own: asked in another
+    // order, each column still gets its own feature's values.
+    for (const strategy of ["probe", "merge"] as const) {
+      const reversed = await read(strategy, ["g.vec", "g.n"]);
+      expect(reversed.map((r) => [r.features["g.n"], r.features["g.vec"], r.eventTimestamps["g.vec"]])).toEqual(
+        merged.map((r) => [r.features["g.n"], r.features["g.vec"], r.eventTimestamps["g.vec"]]),
+      );
+    }
     expect(merged.map((r) => [r.entityId, r.features["g.n"], r.features["g.vec"], r.eventTimestamps["g.n"]])).toEqual([
       ["a", null, null, null],
       ["a", 1, [1, 0], at(1)],
