@@ -146,9 +146,9 @@ async function streamTrainingSet(c: Context<AppBindings>, format: StreamedFormat
           controller.close();
           return;
         }
-        let text = "";
-        for (const row of next.value) text += line(row);
-        controller.enqueue(encoder.encode(text));
+        const parts: string[] = [];
+        for (const row of next.value) line(row, parts);
+        controller.enqueue(encoder.encode(parts.join("")));
       } catch (error) {
         console.error("historical stream failed", error);
         failed = error;
