@@ -89,7 +89,6 @@ export async function readTrainingRequest(
     staging.catch(() => {});
   };
   const reader = body.getReader();
-  let bytes = 0;
   try {
     if (options.declaredBytes !== undefined && options.declaredBytes <= wholeBodyMaxBytes) {
       const root = parseWhole(await readWhole(reader, options.maxBytes));
@@ -131,18 +130,7 @@ export async function readTrainingRequest(
       if (Array.isArray(parent)) parent.pop();
       takePair(key, value);
     };
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        throw new AppError("BAD_REQUEST", `The body could not be read: ${(error as Error).message}`);
-      }
-      const { done, value } = chunk;
-      if (done) break;
-      bytes += value.byteLength;
-      if (bytes > options.maxBytes)
-        throw new AppError("PAYLOAD_TOO_LARGE", `The body is larger than ${options.maxBytes} bytes`);
+    for await (const value of chunksOf(reader, options.maxBytes)) {
       try {
         parser.write(value);
       } catch (error) {
@@ -170,9 +158,8 @@ export async function readTrainingRequest(
  */
 export const wholeBodyMaxBytes = 2 * 1024 * 1024;
 
-/** The body's bytes as text, refusing more than maxBytes. */
-async function readWhole(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<string> {
-  const chunks: Uint8Array[] = [];
+/** The body's chunks as they arrive: 400 when it cannot be read, 413 past maxBytes. */
+async function* chunksOf(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number) {
   let bytes = 0;
   for (;;) {
     let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -181,10 +168,20 @@ async function readWhole(reader: ReadableStreamDefaultReader<Uint8Array>, maxByt
     } catch (error) {
       throw new AppError("BAD_REQUEST", `The body could not be read: ${(error as Error).message}`);
     }
-    if (chunk.done) break;
+    if (chunk.done) return;
     bytes += chunk.value.byteLength;
     if (bytes > maxBytes) throw new AppError("PAYLOAD_TOO_LARGE", `The body is larger than ${maxBytes} bytes`);
-    chunks.push(chunk.value);
+    yield chunk.value;
+  }
+}
+
+/** The body's bytes as text. */
+async function readWhole(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for await (const chunk of chunksOf(reader, maxBytes)) {
+    chunks.push(chunk);
+    bytes += chunk.byteLength;
   }
   const whole = new Uint8Array(bytes);
   let offset = 0;
