@@ -209,7 +209,13 @@ it("embedding search: route vs exact search, recall@10 and latency per tenant sh
         const response = await worker.fetch(
           new Request("http://serving/v1/embeddings/search", {
             method: "POST",
-            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            // The Content-Length an HTTP client sends: without it the body-size limit has to
+            // count the body as it streams through.
+            headers: {
+              authorization: `Bearer ${token}`,
+              "content-type": "application/json",
+              "content-length": String(new TextEncoder().encode(body).byteLength),
+            },
             body,
           }),
           bindings,
