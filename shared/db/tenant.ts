@@ -62,7 +62,14 @@ export function localSettingsStatement(settings: Record<string, string>) {
 }
 
 /** Planner settings a caller may change for its own transaction (never roles or paths). */
-const plannerSettings = new Set(["enable_sort", "enable_indexscan", "enable_nestloop", "jit", "work_mem"]);
+const plannerSettings = new Set([
+  "enable_sort",
+  "enable_indexscan",
+  "enable_nestloop",
+  "enable_seqscan",
+  "jit",
+  "work_mem",
+]);
 
 const quoteLiteral = (name: string) => {
   if (!plannerSettings.has(name) && !/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(name))

@@ -62,10 +62,16 @@ export function mergeQuery(features: readonly ServedFeature[], pairsSql?: string
  * one hashed semi-join with the pairs: pairs sent as arrays have no statistics, and the
  * planner, taking them for few, probed the history once per entity instead (10,000 pairs,
  * half the features of a 5,000,000-row history: 5.6 s -> 2.1 s).
+ * The monthly partitions are shared by every tenant: the history is read through an index led
+ * by tenant_id (a bitmap scan), never a sequential scan of the partitions. Planned on a bad
+ * estimate, a parallel sequential scan read a 20,000,000-row tenant's rows too: 1,000 pairs
+ * of a 200,000-row tenant took 685 ms instead of ~110 ms. On the tenant's own data the
+ * bitmap scan is the planner's pick anyway (5,000,000 rows: the same time either way).
  */
 export const mergeSettings = {
   jit: "off",
   work_mem: "64MB",
   enable_indexscan: "off",
   enable_nestloop: "off",
+  enable_seqscan: "off",
 };

@@ -6,6 +6,9 @@ import { apiClient } from "#harness/http.ts";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import { createTenant, ownerSql } from "#harness/stack.ts";
 import { withTenantSql } from "#shared/db/tenant.ts";
+import { mergeQuery, mergeSettings } from "#shared/offline-store/merge.ts";
+import { featureArrays } from "#shared/offline-store/point-in-time.ts";
+import { loadRegistryFeatures } from "#shared/registry/snapshot.ts";
 import worker from "../index.ts";
 
 const HOUR = 3_600_000;
@@ -72,6 +75,43 @@ describe("point-in-time strategy", () => {
       )[0]![0]!.n;
     expect(await estimate(tenantId)).toBeGreaterThan(6_000);
     expect(await estimate(await createTenant("strategy neighbour"))).toBe(0);
+  });
+
+  it("merges through the tenant's own index rows, never a sequential scan of the shared partitions", async () => {
+    const tenantId = await createTenant("strategy scan");
+    const ctx = testTenantContext(tenantId);
+    const { features } = await defineFeatures(ctx, [
+      { name: "g", entityType: "user", features: [{ name: "n", dataType: "int64" }] },
+    ]);
+    await addHistory(tenantId, features.get("g.n")!.id, 0, 2_000);
+    const served = (await loadRegistryFeatures(ctx.db, tenantId)).filter((f) => f.qualifiedName === "g.n");
+    const [plan] = await withTenantSql(
+      ctx.db,
+      tenantId,
+      (sql) => [
+        sql.query(
+          `EXPLAIN (FORMAT JSON) ${mergeQuery(served, "SELECT * FROM unnest($4::int[], $5::text[], $6::timestamptz[]) AS p(ord, entity_id, ts)")}`,
+          [
+            "user",
+            ...featureArrays(served),
+            pairs.map((_, i) => i),
+            pairs.map((p) => p.entityId),
+            pairs.map((p) => p.timestamp),
+          ],
+        ),
+      ],
+      { readOnly: true, settings: mergeSettings },
+    );
+    const scans: { type: string; relation: string }[] = [];
+    const walk = (node: Record<string, unknown>) => {
+      if (typeof node["Relation Name"] === "string")
+        scans.push({ type: node["Node Type"] as string, relation: node["Relation Name"] as string });
+      for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+    };
+    walk((plan![0]!["QUERY PLAN"] as { Plan: Record<string, unknown> }[])[0]!.Plan);
+    const history = scans.filter((s) => s.relation.startsWith("ai_feature_values"));
+    expect(history.length).toBeGreaterThan(0);
+    expect(history.filter((s) => s.type === "Seq Scan")).toEqual([]);
   });
 
   it("spreads a large streamed training set over PIT_SESSIONS sessions by entity: the same rows, in request order", async () => {
