@@ -120,16 +120,24 @@ export async function tenantStatement(
   params: readonly StatementParam[] = [],
   options: Pick<TenantTransactionOptions, "settings"> = {},
 ): Promise<Record<string, unknown>[]> {
-  const settings = options.settings ?? {};
+  const statement = tenantStatementSql(tenantId, text, params, options.settings);
+  const rows = await handle.sql.query(statement.text, statement.params);
+  return (rows as { row: Record<string, unknown> }[]).map((r) => r.row);
+}
+
+/** tenantStatement's one statement (each answer row is `{ row }`); exported so a test can run it inside a transaction of its own. */
+export function tenantStatementSql(
+  tenantId: string,
+  text: string,
+  params: readonly StatementParam[],
+  settings: Record<string, string> = {},
+) {
   for (const name of Object.keys(settings)) quoteLiteral(name);
   if (params.length > 8) throw new Error(`tenantStatement takes at most 8 parameters, got ${params.length}`);
-  const rows = await handle.sql.query("SELECT fs_tenant_rows($1, $2, $3, $4) AS row", [
-    tenantId,
-    JSON.stringify(settings),
-    text,
-    params.map((p) => (p === null ? null : String(p))),
-  ]);
-  return (rows as { row: Record<string, unknown> }[]).map((r) => r.row);
+  return {
+    text: "SELECT fs_tenant_rows($1, $2, $3, $4) AS row",
+    params: [tenantId, JSON.stringify(settings), text, params.map((p) => (p === null ? null : String(p)))],
+  };
 }
 
 const dialect = new PgDialect();

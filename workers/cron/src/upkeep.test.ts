@@ -5,7 +5,7 @@ import { apiClient } from "#harness/http.ts";
 import { defineFeatures, testTenantContext } from "#harness/registry.ts";
 import { ownerSql } from "#harness/stack.ts";
 import { cosineDistance } from "#harness/vectors.ts";
-import { withTenantSql } from "#shared/db/tenant.ts";
+import { tenantStatementSql, withTenantSql } from "#shared/db/tenant.ts";
 import { searchStatements } from "#shared/features/embedding-search.ts";
 import { loadRegistryFeatures } from "#shared/registry/snapshot.ts";
 import serving from "../../serving/src/index.ts";
@@ -184,14 +184,10 @@ describe("search indexes", () => {
     // (Postgres 15's "xact" counters also hold earlier transactions' unflushed counts: compare
     // before and after, inside one transaction.)
     const scansOfIndex = "SELECT pg_stat_get_xact_numscans($1::regclass) AS n";
+    const shortPath = tenantStatementSql(ctx.tenantId, ownIndex.query.text, ownIndex.query.values, ownIndex.settings);
     const [scansBefore, short, scansAfter] = await withTenantSql(ctx.db, ctx.tenantId, (sql) => [
       sql.query(scansOfIndex, [name]),
-      sql.query("SELECT fs_tenant_rows($1, $2, $3, $4) AS row", [
-        ctx.tenantId,
-        JSON.stringify(ownIndex.settings),
-        ownIndex.query.text,
-        ownIndex.query.values.map((v) => (v === null ? null : String(v))),
-      ]),
+      sql.query(shortPath.text, shortPath.params),
       sql.query(scansOfIndex, [name]),
     ]);
     expect(short!.map((r: any) => r.row.entity_id)).toEqual(exact);
