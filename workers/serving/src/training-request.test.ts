@@ -115,6 +115,14 @@ describe.each(modes)("readTrainingRequest, %s", (mode) => {
       read({ entityType: "user", features: ["g.a"], entityTimestampPairs: pairs(1), x: 1 }, { mode }),
     );
     expect(unknown.code).toBe("VALIDATION_FAILED");
+    // A "__proto__" key is an unknown field like any other (as in the JSON route), never the
+    // prototype the other fields are read from.
+    const sneaky = `{"__proto__":{"entityType":"user","features":["g.a"]},"entityTimestampPairs":${JSON.stringify(pairs(1))}}`;
+    const proto = await failure(read(sneaky, { mode }));
+    expect(proto.code).toBe("VALIDATION_FAILED");
+    expect((proto.details as { path: string }[]).map((d) => d.path)).toEqual(
+      expect.arrayContaining(["entityType", "features"]),
+    );
   });
 });
 

@@ -44,7 +44,9 @@ export async function readTrainingRequest(
   },
 ): Promise<TrainingRequestHeader> {
   const maxPairs = options.maxPairs ?? maxStreamedPairs;
-  const header: Record<string, unknown> = {};
+  // No prototype: a "__proto__" field is then a field (refused as unknown), not the object the
+  // schema would read entityType and features from.
+  const header: Record<string, unknown> = Object.create(null);
   const issues: Issue[] = [];
   const batch: StreamedPair[] = [];
   let pairCount = 0;
